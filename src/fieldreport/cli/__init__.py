@@ -1,0 +1,141 @@
+"""The ``fieldreport`` command line. Parses, calls the library, renders; nothing else.
+
+The interface language must be known before the commands are defined (their ``--help``
+texts are translated), so ``main`` picks it from ``--lang``, the profile,
+``FIELDREPORT_LANG`` or the system locale, then builds the app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def _early_lang(argv: list[str]) -> str:
+    from .. import i18n
+
+    flag = None
+    for i, a in enumerate(argv):
+        if a == "--lang" and i + 1 < len(argv):
+            flag = argv[i + 1]
+        elif a.startswith("--lang="):
+            flag = a.split("=", 1)[1]
+    prof = None
+    if flag is None:
+        from .. import paths
+
+        try:
+            with open(paths.resolve().profile, "rb") as f:
+                prof = json.loads(f.read()).get("lang")
+        except (OSError, ValueError):
+            prof = None
+    return i18n.choose(flag, prof)
+
+
+def build_app():
+    import typer
+
+    from .. import __version__
+    from ..i18n import _
+
+    app = typer.Typer(
+        name="fieldreport",
+        help=_("Offline-first field reports for community and village police: record disputes, hazards and "
+               "public sentiment, walk inspections, and sync to the station's hub when there is signal."),
+        add_completion=False,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    def version_cb(value: bool):
+        if value:
+            sys.stdout.write(f"fieldreport {__version__}\n")
+            raise typer.Exit(0)
+
+    @app.callback()
+    def root(
+        version: bool = typer.Option(False, "--version", callback=version_cb, is_eager=True,
+                                     help=_("Show the version and exit.")),
+        lang: str = typer.Option(None, "--lang", help=_("Interface language: zh or en.")),
+    ):
+        pass
+
+    from . import reports as _reports
+    from . import setup as _setup
+
+    _setup.register(app)
+    _reports.register(app)
+    for mod in ("hub", "sync", "checklist", "premises", "privacy", "bundle", "export"):
+        try:
+            m = __import__(f"fieldreport.cli.{mod}", fromlist=["register"])
+        except ModuleNotFoundError as e:
+            if e.name != f"fieldreport.cli.{mod}":
+                raise
+            continue
+        m.register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.umask(0o077)
+    from .. import i18n
+
+    i18n.set_lang(_early_lang(argv))
+    import typer
+    from typer._click import exceptions as cx
+
+    from ..errors import ExitStatus, FieldReportError
+
+    app = build_app()
+    cmd = typer.main.get_command(app)
+    try:
+        rv = cmd.main(args=argv, prog_name="fieldreport", standalone_mode=False)
+        return int(rv) if isinstance(rv, int) else 0
+    except typer.Exit as e:
+        return e.exit_code
+    except cx.Exit as e:
+        return e.exit_code
+    except cx.UsageError as e:
+        where = f" (see `fieldreport {e.ctx.command_path.split(' ', 1)[1]} --help`)" if e.ctx and " " in e.ctx.command_path else ""
+        sys.stderr.write(f"fieldreport: {e.format_message()}{where}\n")
+        return ExitStatus.BAD_INPUT
+    except cx.Abort:
+        sys.stderr.write("fieldreport: aborted\n")
+        return 130
+    except FieldReportError as e:
+        sys.stderr.write(f"fieldreport: {e}\n")
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("fieldreport: interrupted; everything already saved is kept\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # noqa: BLE001 — last line of defence: never a traceback with personal data
+        return _crash(e)
+
+
+def _crash(e: Exception) -> int:
+    import traceback
+
+    from .. import paths
+
+    if os.environ.get("FIELDREPORT_DEBUG") == "1":
+        traceback.print_exc()
+        return 1
+    log = None
+    try:
+        p = paths.resolve()
+        paths.private_dir(p.data_dir)
+        log = p.data_dir / "crash.log"
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as f:
+            f.write("".join(traceback.format_exception(type(e), e, e.__traceback__, limit=20)))
+    except OSError:
+        log = None
+    sys.stderr.write(f"fieldreport: internal error ({type(e).__name__}); nothing was lost. "
+                     f"Details for the developers are in {log or 'no log (data dir not writable)'}\n")
+    return 1

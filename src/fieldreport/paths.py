@@ -1,0 +1,81 @@
+"""Where fieldreport keeps its files: ``FIELDREPORT_HOME`` if set, else platformdirs'
+user data and config dirs. Everything is created owner-only (0700 dirs, 0600 files)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Paths:
+    data_dir: Path
+    config_dir: Path
+
+    @property
+    def store(self) -> Path:
+        return self.data_dir / "fieldreport.db"
+
+    @property
+    def blobs(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def profile(self) -> Path:
+        return self.config_dir / "profile.json"
+
+    @property
+    def token(self) -> Path:
+        return self.config_dir / "token"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.data_dir / "audit.log"
+
+    @property
+    def sync_lock(self) -> Path:
+        return self.data_dir / "sync.lock"
+
+
+def resolve(home: str | os.PathLike | None = None) -> Paths:
+    home = home or os.environ.get("FIELDREPORT_HOME")
+    if home:
+        h = Path(home).expanduser()
+        return Paths(h, h)
+    import platformdirs
+
+    return Paths(Path(platformdirs.user_data_dir("fieldreport")), Path(platformdirs.user_config_dir("fieldreport")))
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by the owner only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Atomically write ``data`` to ``path`` with mode 0600 (temp file, fsync, rename)."""
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

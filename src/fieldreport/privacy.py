@@ -1,0 +1,77 @@
+"""Personal data on screen and in exports: masked unless asked, and every reveal audited."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from typing import Any
+
+from . import ids
+from .validate import mask_id, mask_name, mask_phone
+
+_ID_RE = re.compile(r"(?<![0-9])([1-9]\d{5})(\d{8})(\d{3}[0-9Xx])(?![0-9])")
+_MOBILE_RE = re.compile(r"(?<![0-9])(1[3-9]\d)(\d{4})(\d{4})(?![0-9])")
+
+
+def mask_text(text: str | None) -> str | None:
+    """Mask ID and mobile numbers that appear inside free text (details, notes)."""
+    if not text:
+        return text
+    text = _ID_RE.sub(lambda m: m.group(1)[:4] + "*" * 10 + m.group(3)[-4:], text)
+    return _MOBILE_RE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+
+
+def mask_party(p: dict[str, Any], *, names: bool = True) -> dict[str, Any]:
+    q = dict(p)
+    q["id"] = mask_id(q.get("id"))
+    q["phone"] = mask_phone(q.get("phone"))
+    if names:
+        q["name"] = mask_name(q.get("name"))
+    if q.get("address"):
+        q["address"] = mask_text(q["address"])
+    return q
+
+
+def mask_report(r: dict[str, Any], *, names: bool = True) -> dict[str, Any]:
+    q = dict(r)
+    q["parties"] = [mask_party(p, names=names) for p in r.get("parties") or []]
+    for f in ("details", "title", "place"):
+        if q.get(f):
+            q[f] = mask_text(q[f])
+    if "notes" in q:
+        q["notes"] = [dict(n, text=mask_text(n["text"])) for n in q["notes"]]
+    return q
+
+
+def mask_history(hist: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for h in hist:
+        h = copy.deepcopy(h)
+        pl = h.get("payload") or {}
+        if "parties" in pl:
+            pl["parties"] = [mask_party(p) for p in pl["parties"]]
+        for f in ("details", "title", "place", "text", "note"):
+            if isinstance(pl.get(f), str):
+                pl[f] = mask_text(pl[f])
+        if pl.get("field") in ("details", "title", "place"):
+            pl["old"], pl["new"] = mask_text(pl.get("old")), mask_text(pl.get("new"))
+        out.append(h)
+    return out
+
+
+def record_reveal(paths, profile, command: str, entities: list[str]) -> None:
+    """Append who revealed what, when, to the local audit log (0600, one JSON line each)."""
+    from .paths import private_dir
+
+    private_dir(paths.data_dir)
+    line = json.dumps({"ts": ids.now_iso(), "officer_id": getattr(profile, "officer_id", None),
+                       "name": getattr(profile, "name", None), "command": command, "entities": entities[:1000],
+                       "count": len(entities)}, ensure_ascii=False)
+    fd = os.open(paths.audit_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, (line + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -150,6 +150,26 @@ def m003_search(db) -> None:
 
 MIGRATIONS: list[Callable] = [m001_initial, m002_outbox_retry, m003_search]
 
+# Feature parts of the store keep their migrations in their own modules (each exports a
+# MIGRATIONS list of named functions); they run after the core ones, in this fixed order.
+_FEATURE_MODULES = ("schema_sync", "schema_checklist", "schema_photos", "schema_privacy", "schema_bundle")
+
+
+def _load_features() -> None:
+    import importlib
+
+    for name in _FEATURE_MODULES:
+        try:
+            mod = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.{name}":
+                raise
+            continue
+        MIGRATIONS.extend(mod.MIGRATIONS)
+
+
+_load_features()
+
 
 class _Migrator:
     def __init__(self, conn: sqlite3.Connection):

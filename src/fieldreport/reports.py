@@ -17,6 +17,10 @@ from .store import Store
 INPUT_FIELDS = ("kind", "category", "level", "title", "details", "place", "lat", "lon", "dept", "parties",
                 "photos", "deadline", "premises", "premises_id", "inspection_id", "item_id")
 
+# Fields `list --json` prints that are the store's, not the worker's: ignored on `add --from`.
+OUTPUT_ONLY = ("id", "ref", "status", "created_at", "updated_at", "case_code", "archived", "author", "unsynced",
+               "synced", "assigned_to", "notes", "history")
+
 
 def parse_party(text: str) -> dict[str, str]:
     """``name=张三;role=applicant;id=…;phone=…;address=…`` → dict (``；`` and ``,`` also split)."""
@@ -89,13 +93,10 @@ def prepare(data: dict[str, Any], blobs: BlobStore, *, allow_unverified_id: bool
     if not isinstance(data, dict):
         raise InputError(f"{where}a report must be a JSON object", "record")
     d = dict(data)
-    unknown = [k for k in d if k not in INPUT_FIELDS and k not in ("id", "ref", "status", "created_at", "updated_at",
-                                                                    "case_code", "archived", "author", "unsynced",
-                                                                    "assigned_to")]
+    unknown = [k for k in d if k not in INPUT_FIELDS and k not in OUTPUT_ONLY]
     if unknown:
         raise InputError(f"{where}{unknown[0]}: unknown field; known fields: {', '.join(INPUT_FIELDS[:12])}", unknown[0])
-    for k in ("id", "ref", "status", "created_at", "updated_at", "case_code", "archived", "author", "unsynced",
-              "assigned_to"):
+    for k in OUTPUT_ONLY:
         d.pop(k, None)
     if "premises" in d:
         d["premises_id"] = d.pop("premises")
@@ -151,8 +152,11 @@ def add_prepared(store: Store, blobs: BlobStore, fields: dict[str, Any], photo_p
                  author: str | None) -> dict[str, Any]:
     from .blobs import sniff_image
 
+    from .crashpoints import crash_point
+
     for p in photo_paths:
         sha, size = blobs.put_file(p)
+        crash_point("add:after_blob")
         with open(p, "rb") as f:
             mime = sniff_image(f.read(32)) or "application/octet-stream"
         fields["photos"].append({"sha256": sha, "size": size, "mime": mime, "name": p.name})

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 from .. import ids
 from ..errors import InputError, NotFound, StoreCorrupt, StoreLocked
 from ..canon import op_hash
+from ..crashpoints import crash_point
 from . import schema
 
 DEFAULT_BUSY_MS = 10_000
@@ -188,7 +189,10 @@ class Store:
                            1 if p.get("id_verified", True) else 0))
             for ph in fields.get("photos") or []:
                 self._insert_photo(c, rid, ph, ts)
+            crash_point("insert_report:before_op")
             op = self.append_op(c, "report.create", rid, payload, ts)
+            crash_point("insert_report:before_commit")
+        crash_point("insert_report:after_commit")
         return {"id": rid, "ref": ref, "seq": op["seq"], "op_id": op["op_id"]}
 
     def _insert_photo(self, c: sqlite3.Connection, rid: str, ph: dict[str, Any], ts: str) -> None:

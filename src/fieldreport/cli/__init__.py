@@ -97,13 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(rv) if isinstance(rv, int) else 0
     except typer.Exit as e:
         return e.exit_code
-    except cx.Exit as e:
-        return e.exit_code
     except cx.UsageError as e:
         where = f" (see `fieldreport {e.ctx.command_path.split(' ', 1)[1]} --help`)" if e.ctx and " " in e.ctx.command_path else ""
         sys.stderr.write(f"fieldreport: {e.format_message()}{where}\n")
         return ExitStatus.BAD_INPUT
-    except cx.Abort:
+    except typer.Abort:
         sys.stderr.write("fieldreport: aborted\n")
         return 130
     except FieldReportError as e:

@@ -1,0 +1,133 @@
+"""The store itself: migrations keep an older store's queue, pragmas, owner-only files."""
+
+import json
+import os
+import sqlite3
+import stat
+
+from hypothesis import given, settings, strategies as st
+
+from fieldreport import validate
+from fieldreport.store import Store, schema
+
+
+def test_migrates_an_older_store_with_queued_entries(tmp_path, cli, profile, home):
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old, isolation_level=None)
+    schema.migrate(conn, upto=1)  # a store as the first release wrote it
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    conn.execute("INSERT INTO meta VALUES ('device_id', 'dev-old'), ('op_seq', '2'), ('clock', '2'), ('report_seq', '2')")
+    for n in (1, 2):
+        rid = f"0190000{n}-0000-7000-8000-000000000000"
+        conn.execute("INSERT INTO reports (id, ref, kind, category, level, title, details, place, status, created_at, "
+                     "updated_at) VALUES (?, ?, 'hazard', 'gas', 'red', ?, '', '', 'registered', ?, ?)",
+                     (rid, f"R-000{n}", f"燃气泄漏隐患{n}", "2026-01-01T00:00:00+08:00", "2026-01-01T00:00:00+08:00"))
+        conn.execute("INSERT INTO outbox (seq, op_id, type, entity, payload, clock, ts, hash) VALUES (?,?,?,?,?,?,?,?)",
+                     (n, f"0190000{n}-0000-7000-8000-00000000000{n}", "report.create", rid, json.dumps({"ref": f"R-000{n}"}),
+                      n, "2026-01-01T00:00:00+08:00", "h"))
+    conn.close()
+    s = Store.open(old)
+    names = [r[0] for r in s.conn.execute("SELECT name FROM migrations ORDER BY rowid")]
+    assert names[:3] == ["m001_initial", "m002_outbox_retry", "m003_search"]
+    assert s.conn.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
+    pending = s.ops(states=("pending",))
+    assert [o["seq"] for o in pending] == [1, 2] and pending[0]["attempts"] == 0
+    # rows written before the search index existed are found through it
+    assert [r["ref"] for r in s.list_reports(search="燃气泄漏")] == ["R-0002", "R-0001"]
+    s.close()
+    # opening again is a no-op
+    s = Store.open(old)
+    assert len(s.ops()) == 2
+    s.close()
+
+
+def test_connection_pragmas(tmp_path):
+    s = Store.open(tmp_path / "s.db", create=True)
+    c = s.conn
+    assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert c.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert c.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+    s.close()
+
+
+def test_newer_store_refused(tmp_path):
+    p = tmp_path / "s.db"
+    Store.open(p, create=True).close()
+    c = sqlite3.connect(p)
+    c.execute("PRAGMA user_version = 999")
+    c.commit()
+    c.close()
+    import pytest
+
+    from fieldreport.errors import StoreCorrupt
+
+    with pytest.raises(StoreCorrupt, match="newer fieldreport"):
+        Store.open(p)
+
+
+def mode(p):
+    return stat.S_IMODE(os.stat(p).st_mode)
+
+
+def test_files_are_owner_only(cli, profile, home, tmp_path):
+    img = tmp_path / "a.png"
+    img.write_bytes(b"\x89PNG\r\n\x1a\n" + b"1" * 50)
+    os.chmod(img, 0o644)
+    assert cli("add", "--kind", "hazard", "--category", "gas", "--level", "red", "--title", "x", "--photo", img,
+               "--no-input").code == 0
+    cli("show", "R-0001", "--reveal")
+    seen = 0
+    for root, dirs, files in os.walk(home):
+        for d in dirs:
+            assert mode(os.path.join(root, d)) == 0o700, d
+        for f in files:
+            assert mode(os.path.join(root, f)) & 0o077 == 0, (f, oct(mode(os.path.join(root, f))))
+            seen += 1
+    assert mode(home) == 0o700
+    assert seen >= 4  # profile, db (+wal), blob, audit log
+
+
+# ----------------------------------------------------------------- identifiers
+def make_id(region: str, birth: str, seq: str) -> str:
+    first = region + birth + seq
+    return first + validate.id_check_char(first)
+
+
+def test_id_examples_from_domain_reference():
+    assert validate.id_check_char("11010519491231002") == "X"
+    assert validate.id_check_char("51310119820113001") == "4"
+    assert validate.check_id_number("11010519491231002X") is None
+    assert validate.check_id_number("11010519491231002x") is None
+    assert "check digit" in validate.check_id_number("110105194912310021")
+    assert "birth date" in validate.check_id_number(make_id("110105", "19490230", "002"))
+    assert validate.check_id_number("110105491231002") is None  # old 15-digit card
+    assert "15-digit" in validate.check_id_number("11010549123100A")
+    assert validate.check_id_number("123") is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["110105", "420106", "510107", "440305", "330106", "513101"]), st.dates(), st.integers(0, 999))
+def test_id_validator_agrees_with_python_stdnum(region, born, seq):
+    from stdnum.cn import ric
+
+    import datetime
+
+    if not (datetime.date(1900, 1, 1) <= born <= datetime.date.today()):
+        return
+    num = make_id(region, born.strftime("%Y%m%d"), f"{seq:03d}")
+    assert validate.check_id_number(num) is None
+    assert ric.is_valid(num)
+    bad = num[:17] + ("0" if num[17] != "0" else "1")
+    assert validate.check_id_number(bad) is not None
+    assert not ric.is_valid(bad)
+
+
+def test_phones_and_masks():
+    assert validate.check_phone("13812345678") is None
+    assert validate.check_phone("+86 138 1234 5678") is None
+    assert validate.check_phone("027-87654321") is None
+    assert validate.check_phone("12345") is not None
+    assert validate.check_phone("23812345678") is not None
+    assert validate.mask_id("42010619900101123X") == "4201**********123X"
+    assert validate.mask_phone("13812345678") == "138****5678"
+    assert validate.mask_name("张三丰") == "张**"

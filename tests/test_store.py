@@ -117,7 +117,7 @@ def test_id_validator_agrees_with_python_stdnum(region, born, seq):
     from stdnum.cn import ric
 
     first17 = region + born.strftime("%Y%m%d") + f"{seq:03d}"
-    assert validate.id_check_char(first17) == ric.calc_check_digit(first17)
+    assert validate.id_check_char(first17) == ric.calc_check_digit(first17 + "0")  # it drops the last character
     num = first17 + validate.id_check_char(first17)
     ok = validate.check_id_number(num) is None
     assert ok == (datetime.date(1880, 1, 1) <= born <= datetime.date.today())

@@ -1,0 +1,301 @@
+"""``fieldreport backup`` and ``fieldreport restore``.
+
+A backup is one tar file (``fieldreport-backup-<time>.tar``, mode 0600):
+
+* ``fieldreport.db`` — a transaction-consistent snapshot taken with ``VACUUM INTO`` (safe while
+  ``add`` or ``sync`` write; never a copy of the open file);
+* ``blobs/<sha256>`` — every photo the snapshot names (photos are written before the row that
+  names them, so a snapshot never names a photo that is not there yet);
+* ``profile.json`` — the profile (never the hub token: log in again after restoring elsewhere);
+* ``manifest.json`` — last member: format, device, time, counts, and the sha256 and size of
+  every other member. A tar without it, or with a member that does not match, is refused.
+
+The archive is written to a temp file next to the target, fsynced and renamed: a pulled-out
+stick or a crash never leaves a half file under the final name.
+
+Restore verifies everything before touching the store, refuses a store holding entries the
+hub has not acknowledged unless ``force``, and then keeps both queues (see
+``store.offline`` for how sequence numbers are kept safe). The replaced store is kept beside
+it as ``fieldreport.db.before-restore-<time>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import __version__, ids
+from .errors import FieldReportError, InputError, StoreCorrupt
+
+FORMAT = "fieldreport-backup"
+VERSION = 1
+CHUNK = 1 << 20
+
+
+def _sha256_file(p: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    n = 0
+    with open(p, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+def default_name() -> str:
+    return f"fieldreport-backup-{ids.now().strftime('%Y%m%d-%H%M%S')}.tar"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    info.mtime = int(ids.now().timestamp())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def create(store, paths, *, out: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Write a backup archive; returns its summary (path, sizes, counts, missing blobs)."""
+    from .store import offline
+
+    target = Path(out) if out else Path.cwd() / default_name()
+    if target.is_dir():
+        target = target / default_name()
+    if not target.parent.exists():
+        raise InputError(f"out: the folder {str(target.parent)!r} does not exist", "out")
+    work = Path(tempfile.mkdtemp(prefix=".fieldreport-backup-", dir=paths.data_dir))
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        snap = work / "fieldreport.db"
+        offline.snapshot(store, snap)
+        import sqlite3
+
+        sc = sqlite3.connect(str(snap))
+        try:
+            hashes = offline.blob_hashes(sc)
+            counts = {"reports": sc.execute("SELECT count(*) FROM reports").fetchone()[0],
+                      "outbox": sc.execute("SELECT count(*) FROM outbox").fetchone()[0],
+                      "unacknowledged": sc.execute("SELECT count(*) FROM outbox WHERE state NOT IN "
+                                                   "('acked', 'discarded')").fetchone()[0]}
+            max_seq = sc.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+            dev = sc.execute("SELECT value FROM meta WHERE key = 'device_id'").fetchone()
+        finally:
+            sc.close()
+        files: dict[str, dict[str, Any]] = {}
+        missing: list[str] = []
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as raw:
+            with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                digest, size = _sha256_file(snap)
+                tar.add(str(snap), arcname="fieldreport.db")
+                files["fieldreport.db"] = {"sha256": digest, "size": size}
+                if paths.profile.exists():
+                    data = paths.profile.read_bytes()
+                    _add_bytes(tar, "profile.json", data)
+                    files["profile.json"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                blob_root = paths.blobs
+                for h in hashes:
+                    src = blob_root / h[:2] / h
+                    if not src.exists():
+                        missing.append(h)
+                        continue
+                    digest, size = _sha256_file(src)
+                    if digest != h:
+                        missing.append(h)  # a damaged photo is not carried as if it were whole
+                        continue
+                    tar.add(str(src), arcname=f"blobs/{h}")
+                    files[f"blobs/{h}"] = {"sha256": digest, "size": size}
+                manifest = {"format": FORMAT, "version": VERSION, "fieldreport": __version__,
+                            "created_at": ids.now_iso(), "device_id": dev[0] if dev else None, "counts": counts,
+                            "max_seq": max_seq, "blobs": len(hashes) - len(missing), "missing_blobs": missing,
+                            "files": files}
+                _add_bytes(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(part, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"out": str(target), "bytes": target.stat().st_size, "device_id": manifest["device_id"],
+            "reports": counts["reports"], "outbox": counts["outbox"], "unacknowledged": counts["unacknowledged"],
+            "blobs": manifest["blobs"], "missing_blobs": missing}
+
+
+# ---------------------------------------------------------------------------- reading
+def read_archive(path: str | os.PathLike, dest: Path) -> dict[str, Any]:
+    """Verify a backup archive and extract it into ``dest``; returns the manifest. Raises
+    InputError naming what is wrong (not a backup, truncated, a member that does not match)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"file: {str(path)!r} does not exist or is not a file", "file")
+    try:
+        tar = tarfile.open(p, mode="r:")
+    except (tarfile.TarError, OSError) as e:
+        raise InputError(f"file: {str(path)!r} is not a fieldreport backup ({e})", "file") from None
+    seen: dict[str, tuple[str, int]] = {}
+    manifest = None
+    try:
+        with tar:
+            for m in tar:
+                name = m.name
+                if not m.isfile() or name.startswith("/") or ".." in Path(name).parts:
+                    raise InputError(f"file: {str(path)!r} holds an unexpected member {name!r}; not restored", "file")
+                f = tar.extractfile(m)
+                data_h = hashlib.sha256()
+                n = 0
+                if name == "manifest.json":
+                    raw = f.read()
+                    try:
+                        manifest = json.loads(raw)
+                    except ValueError:
+                        raise InputError(f"file: the manifest of {str(path)!r} is damaged", "file") from None
+                    continue
+                out = dest / name
+                out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                with open(out, "wb") as w:
+                    while chunk := f.read(CHUNK):
+                        data_h.update(chunk)
+                        n += len(chunk)
+                        w.write(chunk)
+                seen[name] = (data_h.hexdigest(), n)
+    except tarfile.TarError as e:
+        raise InputError(f"file: {str(path)!r} is truncated or damaged ({e}); not restored", "file") from None
+    except (EOFError, OSError) as e:
+        raise InputError(f"file: {str(path)!r} is truncated or damaged ({e}); not restored", "file") from None
+    if manifest is None or manifest.get("format") != FORMAT:
+        raise InputError(f"file: {str(path)!r} has no backup manifest (truncated, or not a fieldreport backup); "
+                         "not restored", "file")
+    if int(manifest.get("version", 0)) > VERSION:
+        raise InputError(f"file: the backup was made by a newer fieldreport (format {manifest.get('version')}); "
+                         "upgrade fieldreport", "file")
+    files = manifest.get("files") or {}
+    for name, meta in files.items():
+        got = seen.get(name)
+        if got is None:
+            raise InputError(f"file: {name} is missing from the backup (truncated); not restored", "file")
+        if got[0] != meta.get("sha256") or got[1] != meta.get("size"):
+            raise InputError(f"file: {name} in the backup does not match its sha256 (damaged or altered); "
+                             "not restored", "file")
+    extra = set(seen) - set(files)
+    if extra:
+        raise InputError(f"file: the backup holds {sorted(extra)[0]!r}, which its manifest does not list; "
+                         "not restored", "file")
+    if "fieldreport.db" not in files:
+        raise InputError("file: the backup holds no store; not restored", "file")
+    return manifest
+
+
+def restore(paths, path: str | os.PathLike, *, force: bool = False, key: str | None = None) -> dict[str, Any]:
+    """Restore a backup over the laptop's store (see the module docstring). Nothing is changed
+    unless every check passes."""
+    import sqlite3
+
+    from .store import Store, offline
+
+    paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    work = Path(tempfile.mkdtemp(prefix=".fieldreport-restore-", dir=paths.data_dir))
+    try:
+        manifest = read_archive(path, work)
+        new_db = work / "fieldreport.db"
+        sc = sqlite3.connect(str(new_db))
+        try:
+            problems = offline.integrity(sc)
+        finally:
+            sc.close()
+        if problems:
+            raise InputError(f"file: the store in the backup fails its integrity check ({problems[0]}); not restored",
+                             "file")
+        current = paths.store
+        result: dict[str, Any] = {"restored_from": str(path), "device_id": manifest.get("device_id"),
+                                  "backup_created_at": manifest.get("created_at"), "merged": None, "kept_aside": None}
+        restored = Store.open(new_db, key=key)  # runs newer migrations on an older backup
+        try:
+            cur_store = None
+            if current.exists():
+                try:
+                    cur_store = Store.open(current, key=key)
+                except FieldReportError:
+                    cur_store = None
+                    if not force:
+                        raise InputError("the current store cannot be read, so its queue cannot be checked; give "
+                                         "--force to replace it (it is kept beside the new one)") from None
+            if cur_store is not None:
+                try:
+                    cur_dev = cur_store.meta("device_id")
+                    if cur_dev and manifest.get("device_id") and cur_dev != manifest.get("device_id"):
+                        raise InputError(f"the backup is of device {manifest.get('device_id')}, this store of device "
+                                         f"{cur_dev}; restore it under another FIELDREPORT_HOME") from None
+                    pending = offline.unacked_count(cur_store)
+                    if pending and not force:
+                        raise InputError(f"the current store holds {pending} entries the hub has not acknowledged; "
+                                         "sync or make a bundle first, or give --force to restore and keep both "
+                                         "queues")
+                    # always merged: even acknowledged operations made after the backup hold
+                    # sequence numbers the hub knows, which the restored store must never reuse
+                    offline.checkpoint(cur_store)
+                    result["merged"] = offline.merge_from(restored, current)
+                    result["merged"]["current_unacknowledged"] = pending
+                    offline.checkpoint(restored)
+                finally:
+                    cur_store.close()
+            check = offline.orphan_ops(restored.conn)
+            result["orphan_ops"] = len(check)
+            result["reports"] = restored.count_reports()
+            result["unacknowledged"] = offline.unacked_count(restored)
+        finally:
+            restored.close()
+        # blobs first (content-addressed, never removed), then the store swap
+        from .blobs import BlobStore
+
+        bs = BlobStore(paths.blobs)
+        n_blobs = 0
+        for b in sorted((work / "blobs").glob("*")) if (work / "blobs").is_dir() else []:
+            if not bs.has(b.name):
+                bs.put_file(b)
+                n_blobs += 1
+        result["blobs_added"] = n_blobs
+        if current.exists():
+            aside = current.with_name(f"{current.name}.before-restore-{ids.now().strftime('%Y%m%d-%H%M%S')}")
+            os.replace(current, aside)
+            for suffix in ("-wal", "-shm"):
+                side = Path(str(current) + suffix)
+                if side.exists():
+                    os.replace(side, Path(str(aside) + suffix))
+            result["kept_aside"] = str(aside)
+        for suffix in ("-wal", "-shm"):
+            Path(str(new_db) + suffix).unlink(missing_ok=True)
+        os.replace(new_db, current)
+        os.chmod(current, 0o600)
+        _fsync_dir(current.parent)
+        prof = work / "profile.json"
+        if prof.exists() and not paths.profile.exists():
+            from .paths import write_private
+
+            write_private(paths.profile, prof.read_bytes())
+            result["profile_restored"] = True
+        return result
+    except StoreCorrupt as e:
+        raise InputError(f"file: the store in the backup cannot be opened ({e}); not restored", "file") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

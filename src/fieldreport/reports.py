@@ -148,10 +148,9 @@ def add(store: Store, blobs: BlobStore, data: dict[str, Any], *, author: str | N
     return add_prepared(store, blobs, fields, photo_paths, author=author)
 
 
-def add_prepared(store: Store, blobs: BlobStore, fields: dict[str, Any], photo_paths: list[Path], *,
-                 author: str | None) -> dict[str, Any]:
+def _store_photos(blobs: BlobStore, fields: dict[str, Any], photo_paths: list[Path]) -> tuple[dict[str, Any], str]:
+    """Copy the photos into the blob store (before the row that names them is written)."""
     from .blobs import sniff_image
-
     from .crashpoints import crash_point
 
     for p in photo_paths:
@@ -160,17 +159,24 @@ def add_prepared(store: Store, blobs: BlobStore, fields: dict[str, Any], photo_p
         with open(p, "rb") as f:
             mime = sniff_image(f.read(32)) or "application/octet-stream"
         fields["photos"].append({"sha256": sha, "size": size, "mime": mime, "name": p.name})
-    status = "closed" if fields["kind"] == "zero" else "registered"
+    return fields, ("closed" if fields["kind"] == "zero" else "registered")
+
+
+def add_prepared(store: Store, blobs: BlobStore, fields: dict[str, Any], photo_paths: list[Path], *,
+                 author: str | None) -> dict[str, Any]:
+    fields, status = _store_photos(blobs, fields, photo_paths)
     return store.insert_report(fields, author=author, status=status)
 
 
 def add_many(store: Store, blobs: BlobStore, records: list[Any], *, author: str | None,
              allow_unverified_id: bool = False) -> list[dict[str, Any]]:
-    """Validate every record first (the error names the record and field), then record them all."""
+    """Validate every record first (the error names the record and field), then record them all
+    in one transaction: a file is recorded whole or not at all."""
     prepared = []
     for i, rec in enumerate(records, start=1):
         prepared.append(prepare(rec, blobs, allow_unverified_id=allow_unverified_id, where=f"record {i}: "))
-    return [add_prepared(store, blobs, f, p, author=author) for f, p in prepared]
+    items = [_store_photos(blobs, f, p) for f, p in prepared]
+    return store.insert_reports(items, author=author)
 
 
 def update(store: Store, blobs: BlobStore, ref: str, *, status: str | None = None, note: str | None = None,

@@ -166,33 +166,44 @@ class Store:
     # ---------------------------------------------------------------- reports
     def insert_report(self, fields: dict[str, Any], *, author: str | None, status: str = "registered") -> dict[str, Any]:
         """Insert a validated report with its parties and photos, and its ``report.create``
-        operation, in one transaction. Returns {id, ref, seq}."""
-        rid = ids.uuid7()
-        ts = ids.now_iso()
+        operation, in one transaction. Returns {id, ref, seq, op_id}."""
+        return self.insert_reports([(fields, status)], author=author)[0]
+
+    def insert_reports(self, items: list[tuple[dict[str, Any], str]], *, author: str | None) -> list[dict[str, Any]]:
+        """Insert several (fields, status) reports in ONE transaction: all recorded or none."""
+        out = []
         with self.write() as c:
-            n = self._next(c, "report_seq")
-            ref = f"R-{n:04d}"
-            payload = dict(fields)
-            payload.update(ref=ref, status=status, created_at=ts, author=author)
-            c.execute(
-                "INSERT INTO reports (id, ref, kind, category, level, title, details, place, lat, lon, premises_id, "
-                "inspection_id, item_id, dept, deadline, status, archived, author, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)",
-                (rid, ref, fields["kind"], fields.get("category"), fields.get("level"), fields["title"],
-                 fields.get("details") or "", fields.get("place") or "", fields.get("lat"), fields.get("lon"),
-                 fields.get("premises_id"), fields.get("inspection_id"), fields.get("item_id"), fields.get("dept"),
-                 fields.get("deadline"), status, author, ts, ts))
-            for i, p in enumerate(fields.get("parties") or []):
-                c.execute("INSERT INTO parties (id, report_id, idx, name, role, id_number, phone, address, id_verified) "
-                          "VALUES (?,?,?,?,?,?,?,?,?)",
-                          (ids.uuid7(), rid, i, p["name"], p["role"], p.get("id"), p.get("phone"), p.get("address"),
-                           1 if p.get("id_verified", True) else 0))
-            for ph in fields.get("photos") or []:
-                self._insert_photo(c, rid, ph, ts)
-            crash_point("insert_report:before_op")
-            op = self.append_op(c, "report.create", rid, payload, ts)
+            for fields, status in items:
+                out.append(self._insert_one(c, fields, author, status))
             crash_point("insert_report:before_commit")
         crash_point("insert_report:after_commit")
+        return out
+
+    def _insert_one(self, c: sqlite3.Connection, fields: dict[str, Any], author: str | None,
+                    status: str) -> dict[str, Any]:
+        rid = ids.uuid7()
+        ts = ids.now_iso()
+        n = self._next(c, "report_seq")
+        ref = f"R-{n:04d}"
+        payload = dict(fields)
+        payload.update(ref=ref, status=status, created_at=ts, author=author)
+        c.execute(
+            "INSERT INTO reports (id, ref, kind, category, level, title, details, place, lat, lon, premises_id, "
+            "inspection_id, item_id, dept, deadline, status, archived, author, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)",
+            (rid, ref, fields["kind"], fields.get("category"), fields.get("level"), fields["title"],
+             fields.get("details") or "", fields.get("place") or "", fields.get("lat"), fields.get("lon"),
+             fields.get("premises_id"), fields.get("inspection_id"), fields.get("item_id"), fields.get("dept"),
+             fields.get("deadline"), status, author, ts, ts))
+        for i, p in enumerate(fields.get("parties") or []):
+            c.execute("INSERT INTO parties (id, report_id, idx, name, role, id_number, phone, address, id_verified) "
+                      "VALUES (?,?,?,?,?,?,?,?,?)",
+                      (ids.uuid7(), rid, i, p["name"], p["role"], p.get("id"), p.get("phone"), p.get("address"),
+                       1 if p.get("id_verified", True) else 0))
+        for ph in fields.get("photos") or []:
+            self._insert_photo(c, rid, ph, ts)
+        crash_point("insert_report:before_op")
+        op = self.append_op(c, "report.create", rid, payload, ts)
         return {"id": rid, "ref": ref, "seq": op["seq"], "op_id": op["op_id"]}
 
     def _insert_photo(self, c: sqlite3.Connection, rid: str, ph: dict[str, Any], ts: str) -> None:

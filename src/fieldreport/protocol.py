@@ -84,6 +84,7 @@ class OpResult(BaseModel):
     current: dict[str, Any] | None = None  # conflict: the hub's current state of the entity
     case_code: str | None = None       # report.create: the hub's case code
     original: OpStatus | None = None   # duplicate: the status the first receipt got
+    chain: str | None = None           # set when the hash chain breaks at this operation
 
 
 class PushResponse(BaseModel):

@@ -1,0 +1,254 @@
+"""``fieldreport hub …``: run the station's hub and make the station's decisions on it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from ..errors import FieldReportError
+from ..i18n import _
+from .common import emit_json, handle
+
+
+def _data():
+    return typer.Option(None, "--data", help=_("The hub's folder (default: FIELDREPORT_HUB_HOME, else hub/ in "
+                                               "the data folder)."))
+
+
+def _db():
+    return typer.Option(None, "--db", help=_("Database URL: sqlite:///FILE or postgresql://user@host/db "
+                                             "(default: as set by hub init)."))
+
+
+def _json_opt():
+    return typer.Option(False, "--json", help=_("Print as JSON."))
+
+
+def register(app: typer.Typer) -> None:
+    hub = typer.Typer(help=_("The station's hub: the server laptops sync to, and the station's decisions on "
+                             "reports.") + "\n\n" + _("Example:") + " fieldreport hub serve --port 8765",
+                      no_args_is_help=True)
+    ex = _("Example:")
+    cmds = (
+        ("init", init, _("Create the hub's database (SQLite by default, or PostgreSQL) and its epoch."),
+         "fieldreport hub init --db postgresql://fieldreport@127.0.0.1/hub --prefix HB"),
+        ("serve", serve, _("Serve the hub over HTTP until interrupted. Put TLS in front of it (a reverse proxy) "
+                           "when it listens beyond loopback."), "fieldreport hub serve --host 0.0.0.0 --port 8765"),
+        ("enroll", enroll, _("Issue a one-time enrollment code for an officer's laptop (valid 72 hours by "
+                             "default)."), "fieldreport hub enroll --officer-id A1024 --name 王芳 --area 东村"),
+        ("devices", devices, _("List the enrolled laptops, their officer and how far each is acknowledged."),
+         "fieldreport hub devices --json"),
+        ("revoke", revoke, _("Revoke a laptop's token (lost or stolen laptop). It can enroll again with a new "
+                             "code."), "fieldreport hub revoke 0193a9c0-1111-7000-8000-000000000001"),
+        ("reports", reports, _("List the reports the hub holds, newest first. ID and phone numbers are masked."),
+         "fieldreport hub reports --area 东村 --status registered"),
+        ("show", show, _("Show one report on the hub with its notes and history. REF is a case code or an id."),
+         "fieldreport hub show HB-2026-000001"),
+        ("decide", decide, _("Record the station's decision on a report: route it to a department, assign an "
+                             "officer, move its status, add a note. The laptops get it at their next sync."),
+         "fieldreport hub decide HB-2026-000001 --dept fire_rescue --assign A1024 --note 已通知消防"),
+        ("template", template, _("Publish a checklist template (a JSON file with id and version) to every laptop."),
+         "fieldreport hub template hotel.json"),
+        ("backup", backup, _("Write a consistent copy of a SQLite hub's database to FILE (safe while serving)."),
+         "fieldreport hub backup /backups/hub-2026-12-03.db"),
+        ("restore", restore, _("Restore a SQLite hub from a backup FILE (stop the hub first), or after a "
+                               "pg_restore run it without FILE. The hub gets a new epoch and every laptop re-sends "
+                               "what the hub may have lost."), "fieldreport hub restore /backups/hub-2026-12-03.db"),
+    )
+    for name, fn, text, example in cmds:
+        hub.command(name, help=text + "\n\n" + ex + " " + example)(fn)
+    app.add_typer(hub, name="hub")
+
+
+def init(
+    data: str = _data(), db: str = _db(),
+    prefix: str = typer.Option("HB", "--prefix", help=_("Letters that start every case code, e.g. HB.")),
+    as_json: bool = _json_opt(),
+):
+    from ..hub import station
+    from . import render_hub
+
+    try:
+        out = station.init(data, db, prefix)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json(out)
+    else:
+        render_hub.initialised(out)
+
+
+def serve(
+    data: str = _data(), db: str = _db(),
+    host: str = typer.Option("127.0.0.1", "--host", help=_("Address to listen on.")),
+    port: int = typer.Option(8765, "--port", help=_("TCP port to listen on.")),
+    log_level: str = typer.Option("info", "--log-level", help=_("debug, info, warning or error.")),
+):
+    from ..hub import station
+
+    try:
+        station.serve(data, db, host=host, port=port, log_level=log_level)
+    except FieldReportError as exc:
+        handle(exc)
+
+
+def enroll(
+    officer_id: str = typer.Option(..., "--officer-id", help=_("The officer's id or badge number.")),
+    name: str = typer.Option(..., "--name", help=_("The officer's name.")),
+    area: str = typer.Option(None, "--area", help=_("The community or village the officer covers.")),
+    role: str = typer.Option(None, "--role", help=_("community-police, auxiliary-police, grid-member, cadre or volunteer.")),
+    ttl: float = typer.Option(72, "--ttl", help=_("Hours the code stays valid.")),
+    data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
+):
+    from ..hub import station
+    from . import render_hub
+
+    try:
+        out = station.enroll_code(officer_id, name, area, role, ttl, data, db)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json(out)
+    else:
+        render_hub.code(out)
+
+
+def devices(data: str = _data(), db: str = _db(), as_json: bool = _json_opt()):
+    from ..hub import station
+    from . import render_hub
+
+    try:
+        out = station.devices(data, db)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json(out)
+    else:
+        render_hub.devices(out)
+
+
+def revoke(device_id: str = typer.Argument(..., help=_("The laptop's device id.")), data: str = _data(),
+           db: str = _db()):
+    from ..hub import station
+    from . import render_hub
+
+    try:
+        station.revoke(device_id, data, db)
+    except FieldReportError as exc:
+        handle(exc)
+    render_hub.revoked(device_id)
+
+
+def reports(
+    area: str = typer.Option(None, "--area", help=_("Only this community or village.")),
+    status: str = typer.Option(None, "--status", help=_("Only this status, e.g. registered.")),
+    kind: str = typer.Option(None, "--kind", help=_("Only this kind: dispute, hazard, sentiment or zero.")),
+    limit: int = typer.Option(100, "--limit", min=1, max=10000, help=_("At most this many.")),
+    reveal: bool = typer.Option(False, "--reveal", help=_("Show ID and phone numbers unmasked.")),
+    data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
+):
+    from ..hub import station
+    from . import render_hub
+
+    try:
+        rows = station.reports(area=area, status=status, kind=kind, limit=limit, data=data, db=db)
+    except FieldReportError as exc:
+        handle(exc)
+    if not reveal:
+        from ..privacy import mask_report
+
+        rows = [mask_report(r) for r in rows]
+    if as_json:
+        emit_json(rows)
+    else:
+        render_hub.reports(rows)
+
+
+def show(
+    ref: str = typer.Argument(..., help=_("Case code or report id.")),
+    reveal: bool = typer.Option(False, "--reveal", help=_("Show names, ID and phone numbers unmasked.")),
+    data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
+):
+    from ..hub import station
+    from . import render_hub
+
+    try:
+        rep = station.report(ref, data, db)
+    except FieldReportError as exc:
+        handle(exc)
+    if not reveal:
+        from ..privacy import mask_report
+
+        rep = mask_report(rep)
+    if as_json:
+        emit_json(rep)
+    else:
+        render_hub.report(rep)
+
+
+def decide(
+    ref: str = typer.Argument(..., help=_("Case code or report id.")),
+    status: str = typer.Option(None, "--status", help=_("Move to this status (along the workflow).")),
+    dept: str = typer.Option(None, "--dept", help=_("Route to this department, e.g. fire_rescue.")),
+    assign: str = typer.Option(None, "--assign", help=_("Assign to this officer id.")),
+    note: Optional[str] = typer.Option(None, "--note", help=_("A note for the field.")),
+    by: str = typer.Option(None, "--by", help=_("Who decides (name or officer id), recorded with the decision.")),
+    data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
+):
+    from ..hub import station
+    from . import render_hub
+
+    try:
+        out = station.decide(ref, status=status, dept=dept, assign=assign, note=note, by=by, data=data, db=db)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json(out)
+    else:
+        render_hub.decided(out)
+
+
+def template(file: str = typer.Argument(..., help=_("The template's JSON file.")), data: str = _data(),
+             db: str = _db(), as_json: bool = _json_opt()):
+    from ..hub import station
+    from . import render_hub
+
+    try:
+        out = station.publish_template(file, data, db)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json(out)
+    else:
+        render_hub.published(out)
+
+
+def backup(file: str = typer.Argument(..., help=_("Where to write the copy (a new file).")), data: str = _data(),
+           db: str = _db(), as_json: bool = _json_opt()):
+    from ..hub import station
+    from . import render_hub
+
+    try:
+        out = station.backup(file, data, db)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json(out)
+    else:
+        render_hub.backed_up(out)
+
+
+def restore(file: str = typer.Argument(None, help=_("The backup file (SQLite); omit after a pg_restore.")),
+            data: str = _data(), db: str = _db(), as_json: bool = _json_opt()):
+    from ..hub import station
+    from . import render_hub
+
+    try:
+        out = station.restore(file, data, db)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json(out)
+    else:
+        render_hub.restored(out)

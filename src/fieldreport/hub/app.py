@@ -1,0 +1,261 @@
+"""The hub's HTTP interface (docs/protocol.md, version 1), on FastAPI.
+
+Bodies are read here with a size limit (compressed and decompressed), parsed with the wire
+models' ``model_validate_json`` and answered with orjson; the work itself runs in the
+thread pool against :class:`HubStore` and :class:`HubBlobs`. Every response — errors, 404s
+and crashes included — carries ``X-Fieldreport-Protocol`` and ``X-Fieldreport-Epoch``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import ids
+from ..protocol import (BLOB_CHUNK_MAX, EPOCH_HEADER, MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION,
+                        EnrollRequest, MissingBlobsRequest, PushRequest)
+from .blobs import HubBlobs
+from .errors import (BadRequest, Forbidden, HubBusy, HubError, TooLarge, Unauthorized, Unprocessable,
+                     UnsupportedMedia)
+from .store import HubStore
+
+log = logging.getLogger("fieldreport.hub")
+PULL_DEFAULT, PULL_MAX = 500, 5000
+EPOCH_TTL_S = 1.0
+
+
+class HubState:
+    """What the app holds: the store, the blobs, and a short-lived copy of the epoch (so a
+    ``fieldreport hub restore --in-place`` run beside a live hub is seen within a second)."""
+
+    def __init__(self, store: HubStore, blobs: HubBlobs, max_pushes: int = 8):
+        self.store, self.blobs = store, blobs
+        self._epoch, self._epoch_at = store.epoch, time.monotonic()
+        self.pushes = threading.BoundedSemaphore(max_pushes)
+
+    def epoch(self) -> str:
+        if time.monotonic() - self._epoch_at > EPOCH_TTL_S:
+            self._epoch, self._epoch_at = self.store.meta("epoch"), time.monotonic()
+        return self._epoch
+
+
+def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(obj), status_code=status, media_type="application/json", headers=headers)
+
+
+def _error(exc: HubError) -> Response:
+    return _json(exc.body(), exc.status, exc.headers)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped when so declared, at most ``limit`` bytes either way."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body: {declared} bytes is over the limit of {limit} bytes; send fewer operations",
+                       "body")
+    buf = bytearray()
+    async for chunk in request.stream():
+        buf += chunk
+        if len(buf) > limit:
+            raise TooLarge(f"body: over the limit of {limit} bytes; send fewer operations", "body")
+    enc = request.headers.get("content-encoding", "identity").lower().strip()
+    if enc in ("", "identity"):
+        return bytes(buf)
+    if enc != "gzip":
+        raise BadRequest(f"Content-Encoding: {enc!r} is not supported; use gzip or none", "Content-Encoding")
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(bytes(buf), limit + 1)
+    except zlib.error:
+        raise BadRequest("body: not valid gzip", "body") from None
+    if len(out) > limit:
+        raise TooLarge(f"body: over the limit of {limit} bytes once decompressed; send fewer operations", "body")
+    if not d.eof:
+        raise BadRequest("body: the gzip stream is truncated", "body")
+    return out
+
+
+def _parse(model, raw: bytes):
+    from pydantic import ValidationError
+
+    from ..models import first_error
+
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        if err.get("type") == "json_invalid" or not raw.strip():
+            raise BadRequest("body: not valid JSON", "body") from None
+        field, msg = first_error(e)
+        raise Unprocessable(f"{field or 'body'}: {msg}", field or None) from None
+
+
+def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        raise Unprocessable(f"{name}: must be a whole number", name) from None
+    if not lo <= v <= hi:
+        raise Unprocessable(f"{name}: must be between {lo} and {hi}", name)
+    return v
+
+
+class _ProtocolHeaders:
+    """Pure ASGI middleware: the protocol and epoch headers on every response; an exception
+    that escapes the app becomes a 500 in the wire's error shape (never a traceback)."""
+
+    def __init__(self, app, state: HubState):
+        self.app, self.state = app, state
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def send_with_headers(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() not in (b"x-fieldreport-protocol", b"x-fieldreport-epoch")]
+                headers += [(PROTOCOL_HEADER.lower().encode(), PROTOCOL_VERSION.encode()),
+                            (EPOCH_HEADER.lower().encode(), self.state.epoch().encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:  # noqa: BLE001
+            log.error("internal error on %s %s: %s", scope.get("method"), scope.get("path"), type(exc).__name__)
+            if started:
+                raise
+            body = orjson.dumps({"error": "internal", "detail": "internal error on the hub; try again later",
+                                 "field": None})
+            await send_with_headers({"type": "http.response.start", "status": 500,
+                                     "headers": [(b"content-type", b"application/json"),
+                                                 (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+
+def create_app(state: HubState) -> FastAPI:
+    app = FastAPI(title="fieldreport hub", version=PROTOCOL_VERSION, docs_url=None, redoc_url=None,
+                  openapi_url="/v1/openapi.json")
+    store, blobs = state.store, state.blobs
+
+    async def device(request: Request) -> dict[str, Any]:
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Authorization: send `Bearer <device token>` (enroll with `fieldreport init --code`)",
+                               "Authorization")
+        dev = await run_in_threadpool(store.device_for_token, token.strip())
+        if dev is None:
+            raise Unauthorized("the device token is unknown or revoked; enroll again with a new code from the "
+                               "station", "Authorization")
+        return dev
+
+    @app.exception_handler(HubError)
+    async def _hub_error(request: Request, exc: HubError):
+        return _error(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _json({"error": code, "detail": str(exc.detail), "field": None}, exc.status_code)
+
+    app.add_middleware(_ProtocolHeaders, state=state)
+
+    @app.get("/v1/health")
+    async def health():
+        return _json({"status": "ok", "protocol": PROTOCOL_VERSION, "epoch": state.epoch(),
+                      "hub_time": ids.utc_now_iso()})
+
+    @app.post("/v1/enroll")
+    async def enroll(request: Request):
+        req = _parse(EnrollRequest, await _body(request, 64 * 1024))
+        out = await run_in_threadpool(store.enroll, req.code, req.device_id, req.name)
+        return _json({**out, "epoch": state.epoch(), "hub_time": ids.utc_now_iso()})
+
+    @app.post("/v1/push")
+    async def push(request: Request):
+        dev = await device(request)
+        req = _parse(PushRequest, await _body(request, MAX_BODY_BYTES))
+        if req.device_id != dev["device_id"]:
+            raise Forbidden("device_id: the body names another device than the token's", "device_id")
+        ops = [op.model_dump() for op in req.ops]
+        if not state.pushes.acquire(blocking=False):
+            raise HubBusy("the hub is busy with other pushes; try again shortly", retry_after=2)
+        try:
+            out = await run_in_threadpool(store.push, dev, ops)
+        finally:
+            state.pushes.release()
+        return _json({"epoch": state.epoch(), "hub_time": ids.utc_now_iso(), **out})
+
+    @app.get("/v1/pull")
+    async def pull(request: Request):
+        dev = await device(request)
+        cursor = _int_param(request, "cursor", 0, 0, 2 ** 62)
+        limit = _int_param(request, "limit", PULL_DEFAULT, 1, PULL_MAX)
+        out = await run_in_threadpool(store.pull, dev, cursor, limit)
+        return _json({"epoch": state.epoch(), "hub_time": ids.utc_now_iso(), **out})
+
+    @app.post("/v1/blobs/missing")
+    async def blobs_missing(request: Request):
+        await device(request)
+        req = _parse(MissingBlobsRequest, await _body(request, 256 * 1024))
+        return _json({"missing": await run_in_threadpool(blobs.missing, req.hashes)})
+
+    @app.head("/v1/blobs/{sha}")
+    async def blob_head(sha: str, request: Request):
+        await device(request)
+        held, length = await run_in_threadpool(blobs.offset, sha)
+        headers = {"Upload-Offset": str(held), "Cache-Control": "no-store"}
+        if length is not None:
+            headers["Upload-Length"] = str(length)
+        return Response(status_code=200, headers=headers)
+
+    @app.patch("/v1/blobs/{sha}")
+    async def blob_patch(sha: str, request: Request):
+        await device(request)
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/offset+octet-stream":
+            raise UnsupportedMedia("Content-Type: send application/offset+octet-stream", "Content-Type")
+        offset = _header_int(request, "Upload-Offset")
+        length = _header_int(request, "Upload-Length")
+        if request.headers.get("content-encoding", "identity").lower() not in ("", "identity"):
+            raise BadRequest("Content-Encoding: send photo chunks uncompressed", "Content-Encoding")
+        chunk = await _body(request, BLOB_CHUNK_MAX)
+        new, complete = await run_in_threadpool(blobs.patch, sha, offset, length,
+                                                request.headers.get("upload-checksum"), chunk)
+        headers = {"Upload-Offset": str(new)}
+        if complete:
+            headers["Upload-Complete"] = "1"
+        return Response(status_code=204, headers=headers)
+
+    return app
+
+
+def _header_int(request: Request, name: str) -> int:
+    raw = request.headers.get(name)
+    if raw is None or not raw.strip().isdigit():
+        raise BadRequest(f"{name}: missing or not a whole number of bytes", name)
+    return int(raw)
+
+
+def serve(state: HubState, host: str, port: int, *, log_level: str = "info") -> None:
+    """Run the hub in this process until interrupted (one process: one writer on SQLite)."""
+    import uvicorn
+
+    uvicorn.run(create_app(state), host=host, port=port, log_level=log_level, workers=1, access_log=True,
+                server_header=False, date_header=True)

@@ -1,0 +1,198 @@
+"""The station's library: one function per ``fieldreport hub`` command. They open the hub's
+store, do one thing, close it, and return plain data; they never print."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import InputError
+from . import config as _config
+
+SERVE_LOCK = "serve.lock"
+
+
+@contextmanager
+def opened(data: str | None = None, db: str | None = None) -> Iterator[Any]:
+    from .store import HubStore
+
+    cfg = _config.load(data, db)
+    store = HubStore.open(cfg.db_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def init(data: str | None = None, db: str | None = None, prefix: str = "HB") -> dict[str, Any]:
+    """Create (or open, if it exists) the hub's folder, database and epoch."""
+    from .store import HubStore, safe_url
+
+    prefix = _config.check_prefix(prefix)
+    cfg = _config.init(data, db)
+    with HubStore.open(cfg.db_url, create=True, prefix=prefix) as store:
+        (cfg.blobs_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+        return {"data_dir": str(cfg.data_dir), "db": safe_url(cfg.db_url), "epoch": store.epoch,
+                "case_prefix": store.prefix}
+
+
+def serve(data: str | None = None, db: str | None = None, *, host: str = "127.0.0.1", port: int = 8765,
+          log_level: str = "info") -> None:
+    """Serve the hub until interrupted. Holds ``serve.lock`` so a restore cannot swap the
+    database under a running hub."""
+    from .app import HubState, serve as run
+    from .blobs import HubBlobs
+    from .store import HubStore
+
+    if not 0 < port < 65536:
+        raise InputError(f"port: {port} is not a TCP port (1-65535)", "port")
+    cfg = _config.load(data, db)
+    lock = _take_lock(cfg.data_dir)
+    if lock is None:
+        raise InputError(f"another hub is already serving from {cfg.data_dir}", "data")
+    try:
+        with HubStore.open(cfg.db_url) as store:
+            run(HubState(store, HubBlobs(cfg.blobs_dir)), host, port, log_level=log_level)
+    finally:
+        os.close(lock)
+
+
+def _take_lock(data_dir: Path) -> int | None:
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(data_dir / SERVE_LOCK, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def enroll_code(officer_id: str, name: str, area: str | None, role: str | None = None, ttl_hours: float = 72,
+                data: str | None = None, db: str | None = None) -> dict[str, Any]:
+    from .. import profile, taxonomy as tx
+
+    checked = profile.check({"officer_id": officer_id, "name": name, **({"area": area} if area else {})})
+    if role is not None and tx.resolve(tx.ROLES, role) is None:
+        raise InputError(f"role: unknown role {role!r}; choose one of: {' '.join(tx.ROLES)}", "role")
+    if not 0 < ttl_hours <= 24 * 30:
+        raise InputError("ttl: give between 1 and 720 hours", "ttl")
+    with opened(data, db) as store:
+        return store.issue_code(checked["officer_id"], checked["name"], checked.get("area"),
+                                tx.resolve(tx.ROLES, role) if role else None, ttl_hours)
+
+
+def devices(data: str | None = None, db: str | None = None) -> list[dict[str, Any]]:
+    with opened(data, db) as store:
+        return store.devices()
+
+
+def revoke(device_id: str, data: str | None = None, db: str | None = None) -> None:
+    with opened(data, db) as store:
+        store.revoke(device_id.strip())
+
+
+def reports(*, area: str | None = None, status: str | None = None, kind: str | None = None, limit: int = 100,
+            data: str | None = None, db: str | None = None) -> list[dict[str, Any]]:
+    from .. import taxonomy as tx
+
+    if status and tx.resolve(tx.STATUSES, status) is None:
+        raise InputError(f"status: unknown status {status!r}; choose one of: {' '.join(tx.STATUSES)}", "status")
+    if kind and tx.resolve_field("kind", kind) is None:
+        raise InputError(f"kind: unknown kind {kind!r}; choose one of: {' '.join(tx.KINDS)}", "kind")
+    with opened(data, db) as store:
+        return store.station().reports(area=area, status=tx.resolve(tx.STATUSES, status) if status else None,
+                                       kind=tx.resolve_field("kind", kind) if kind else None, limit=limit)
+
+
+def report(ref: str, data: str | None = None, db: str | None = None) -> dict[str, Any]:
+    with opened(data, db) as store:
+        return store.station().report(ref)
+
+
+def decide(ref: str, *, status: str | None = None, dept: str | None = None, assign: str | None = None,
+           note: str | None = None, by: str | None = None, data: str | None = None,
+           db: str | None = None) -> list[dict[str, Any]]:
+    """The station's decision on one report: route to a department, assign to an officer, move
+    its status, add a note — each its own transaction and its own change for the field."""
+    if not any((status, dept, assign, note)):
+        raise InputError("nothing to decide: give --status, --dept, --assign or --note")
+    done = []
+    with opened(data, db) as store:
+        st = store.station()
+        if dept:
+            done.append(st.route(ref, dept, by=by))
+        if assign:
+            done.append(st.assign(ref, assign.strip(), by=by))
+        if status:
+            done.append(st.set_status(ref, status, note=note, by=by))
+        elif note:
+            done.append(st.note(ref, note, by=by))
+    return done
+
+
+def publish_template(file: str, data: str | None = None, db: str | None = None) -> dict[str, Any]:
+    try:
+        doc = json.loads(Path(file).read_text("utf-8"))
+    except OSError as e:
+        raise InputError(f"file: cannot read {file!r}: {e.strerror}", "file") from None
+    except ValueError as e:
+        raise InputError(f"file: {file!r} is not valid JSON ({e})", "file") from None
+    if not isinstance(doc, dict):
+        raise InputError("file: a template is a JSON object with `id` and `version`", "file")
+    with opened(data, db) as store:
+        return store.station().put_template(doc)
+
+
+def backup(dest: str, data: str | None = None, db: str | None = None) -> dict[str, Any]:
+    with opened(data, db) as store:
+        store.backup(Path(dest))
+        return {"file": str(dest), "epoch": store.epoch}
+
+
+def restore(src: str | None = None, data: str | None = None, db: str | None = None) -> dict[str, Any]:
+    """Put a backup in place of a SQLite hub's database (the hub must be stopped), or — with no
+    file — mark the database as restored by other means (pg_restore). Either way the hub gets
+    a new epoch, so every laptop re-pushes what the hub may have lost; counters of the
+    database replaced are carried forward when it is still readable, so no case code or
+    cursor is given out twice."""
+    from .store import HubStore
+
+    cfg = _config.load(data, db)
+    carry: dict[str, int] = {}
+    try:
+        with HubStore.open(cfg.db_url) as old:
+            carry = old.counters()
+    except Exception:  # noqa: BLE001 — the database being replaced may be damaged or gone
+        carry = {}
+    if src is not None:
+        if not cfg.db_url.startswith("sqlite:///"):
+            raise InputError("file: a PostgreSQL hub is restored with pg_restore; then run `fieldreport hub restore` "
+                             "with no file", "file")
+        srcp = Path(src)
+        try:
+            with HubStore.open(f"sqlite:///{srcp}") as probe:
+                probe.epoch  # noqa: B018 — proves it is a hub database
+        except Exception as e:  # noqa: BLE001
+            raise InputError(f"file: {src!r} is not a hub backup ({type(e).__name__})", "file") from None
+        lock = _take_lock(cfg.data_dir)
+        if lock is None:
+            raise InputError("the hub is running: stop `fieldreport hub serve` before restoring a file", "file")
+        try:
+            target = Path(cfg.db_url.removeprefix("sqlite:///"))
+            tmp = target.with_name(target.name + ".restoring")
+            shutil.copyfile(srcp, tmp)
+            os.chmod(tmp, 0o600)
+            for suffix in ("-wal", "-shm"):
+                Path(str(target) + suffix).unlink(missing_ok=True)
+            os.replace(tmp, target)
+        finally:
+            os.close(lock)
+    with HubStore.open(cfg.db_url) as store:
+        epoch = store.new_epoch(carry)
+    return {"epoch": epoch, "carried": carry}

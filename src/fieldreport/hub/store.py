@@ -1,0 +1,395 @@
+"""The hub's store: SQLAlchemy Core over SQLite (one file, WAL) or PostgreSQL. The only hub
+code that writes SQL.
+
+Writes are one transaction each. On SQLite they are serialised by a process lock and
+``BEGIN IMMEDIATE`` (other processes: ``busy_timeout``); on PostgreSQL a push locks its
+device's row, so two retries of the same batch run one after the other and the second finds
+every ``op_id`` held. Pull-feed cursors come from one counter row updated inside the writing
+transaction, so the cursor order is the commit order on both databases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from .. import ids
+from . import store_schema as t
+from .errors import HubBusy, HubError, NotFoundError
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+DEFAULT_CODE_TTL_H = 72
+BUSY_MS = 10_000
+
+
+def dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode("utf-8")
+
+
+def loads(text: str | None) -> Any:
+    return orjson.loads(text) if text else None
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+class HubStore:
+    """Open with :meth:`open` (``create=True`` makes the tables and the epoch)."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._wlock = threading.Lock()
+        self._epoch: str | None = None
+        self._prefix: str | None = None
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, url: str, *, create: bool = False, prefix: str = "HB") -> "HubStore":
+        engine = make_engine(url)
+        store = cls(engine)
+        try:
+            if create:
+                store._create(prefix)
+            elif not sa.inspect(engine).has_table("hub_meta"):
+                raise NotFoundError(f"no hub database at {safe_url(url)}: run `fieldreport hub init` first")
+            version = int(store.meta("schema_version") or 0)
+            if version > t.SCHEMA_VERSION:
+                raise HubError(f"the hub database was written by a newer fieldreport (schema {version}); upgrade")
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def _create(self, prefix: str) -> None:
+        with self.write() as c:
+            t.metadata.create_all(c)
+            have = {r.key for r in c.execute(sa.select(t.hub_meta.c.key))}
+            now = ids.utc_now_iso()
+            for key, value in (("epoch", ids.uuid7()), ("created_at", now), ("case_prefix", prefix),
+                               ("schema_version", str(t.SCHEMA_VERSION))):
+                if key not in have:
+                    c.execute(t.hub_meta.insert().values(key=key, value=value))
+            if c.execute(sa.select(t.counters.c.name).where(t.counters.c.name == "cursor")).first() is None:
+                c.execute(t.counters.insert().values(name="cursor", value=0))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "HubStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """One write transaction (BEGIN IMMEDIATE on SQLite); rolled back on any exception."""
+        lock = self._wlock if self.sqlite else None
+        if lock is not None and not lock.acquire(timeout=BUSY_MS / 1000):
+            raise HubBusy("the hub database is busy; try again")
+        try:
+            with self.engine.connect().execution_options(fr_write=True) as conn:
+                try:
+                    with conn.begin():
+                        yield conn
+                except sa.exc.OperationalError as e:
+                    raise _busy_or_raise(e) from None
+                except sa.exc.DBAPIError as e:
+                    if _retryable(e):
+                        raise HubBusy("the hub database is busy; try again") from None
+                    raise
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    # ------------------------------------------------------------------ meta, counters
+    def meta(self, key: str, conn: sa.Connection | None = None) -> str | None:
+        q = sa.select(t.hub_meta.c.value).where(t.hub_meta.c.key == key)
+        if conn is not None:
+            return conn.execute(q).scalar()
+        with self.read() as c:
+            return c.execute(q).scalar()
+
+    def _set_meta(self, c: sa.Connection, key: str, value: str) -> None:
+        if c.execute(t.hub_meta.update().where(t.hub_meta.c.key == key).values(value=value)).rowcount == 0:
+            c.execute(t.hub_meta.insert().values(key=key, value=value))
+
+    @property
+    def epoch(self) -> str:
+        if self._epoch is None:
+            self._epoch = self.meta("epoch")
+        return self._epoch
+
+    @property
+    def prefix(self) -> str:
+        if self._prefix is None:
+            self._prefix = self.meta("case_prefix") or "HB"
+        return self._prefix
+
+    def _bump(self, c: sa.Connection, name: str, by: int = 1) -> int:
+        """Add ``by`` to counter ``name`` (made at 0 if absent) and return the new value. The
+        row stays locked until the transaction ends: this is what orders cursors by commit."""
+        row = c.execute(t.counters.update().where(t.counters.c.name == name)
+                        .values(value=t.counters.c.value + by).returning(t.counters.c.value)).first()
+        if row is None:
+            c.execute(t.counters.insert().values(name=name, value=by))
+            return by
+        return int(row[0])
+
+    def counter(self, name: str, conn: sa.Connection | None = None) -> int:
+        q = sa.select(t.counters.c.value).where(t.counters.c.name == name)
+        if conn is not None:
+            return int(conn.execute(q).scalar() or 0)
+        with self.read() as c:
+            return int(c.execute(q).scalar() or 0)
+
+    def new_epoch(self, carry: dict[str, int] | None = None) -> str:
+        """Mark this database as restored: a new epoch, and counters carried forward from the
+        database it replaces (``carry``: name → value), so no cursor or case code is reissued."""
+        epoch = ids.uuid7()
+        with self.write() as c:
+            self._set_meta(c, "epoch", epoch)
+            self._set_meta(c, "restored_at", ids.utc_now_iso())
+            for name, value in (carry or {}).items():
+                cur = c.execute(sa.select(t.counters.c.value).where(t.counters.c.name == name)).scalar()
+                if cur is None:
+                    c.execute(t.counters.insert().values(name=name, value=value))
+                elif cur < value:
+                    c.execute(t.counters.update().where(t.counters.c.name == name).values(value=value))
+        self._epoch = epoch
+        return epoch
+
+    def counters(self) -> dict[str, int]:
+        with self.read() as c:
+            return {r.name: int(r.value) for r in c.execute(sa.select(t.counters))}
+
+    # ------------------------------------------------------------------ officers, enrollment, devices
+    def issue_code(self, officer_id: str, name: str, area: str | None, role: str | None = None,
+                   ttl_hours: float = DEFAULT_CODE_TTL_H) -> dict[str, Any]:
+        """Create or update the officer and issue a one-time enrollment code (only its hash is
+        kept). Returns {code, officer_id, expires_at}."""
+        import datetime as dt
+
+        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+        code = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+        now = dt.datetime.now(dt.timezone.utc)
+        expires = (now + dt.timedelta(hours=ttl_hours)).isoformat(timespec="milliseconds")
+        with self.write() as c:
+            row = c.execute(sa.select(t.officers).where(t.officers.c.officer_id == officer_id)).first()
+            values = dict(name=name, area=area, role=role)
+            if row is None:
+                c.execute(t.officers.insert().values(officer_id=officer_id, created_at=ids.utc_now_iso(), **values))
+            else:
+                c.execute(t.officers.update().where(t.officers.c.officer_id == officer_id).values(**values))
+            c.execute(t.enroll_codes.insert().values(code_hash=sha256_hex(normalise_code(code)), officer_id=officer_id,
+                                                     created_at=now.isoformat(timespec="milliseconds"),
+                                                     expires_at=expires))
+        return {"code": code, "officer_id": officer_id, "expires_at": expires}
+
+    def enroll(self, code: str, device_id: str, name: str | None) -> dict[str, Any]:
+        """Spend a one-time code: the device gets a new token (any older token of the device is
+        replaced). Raises Unauthorized for an unknown, used or expired code."""
+        from .errors import Unauthorized
+
+        now = ids.utc_now_iso()
+        token = secrets.token_urlsafe(32)
+        with self.write() as c:
+            ch = sha256_hex(normalise_code(code))
+            spent = c.execute(t.enroll_codes.update()
+                              .where(t.enroll_codes.c.code_hash == ch, t.enroll_codes.c.used_at.is_(None),
+                                     t.enroll_codes.c.expires_at > now)
+                              .values(used_at=now, device_id=device_id)
+                              .returning(t.enroll_codes.c.officer_id)).first()
+            if spent is None:
+                raise Unauthorized("enrollment code is unknown, used or expired; ask the station for a new one",
+                                   "code", error="bad_code")
+            officer = c.execute(sa.select(t.officers).where(t.officers.c.officer_id == spent[0])).first()
+            existing = c.execute(sa.select(t.devices).where(t.devices.c.device_id == device_id)).first()
+            values = dict(officer_id=officer.officer_id, name=name or "", token_hash=sha256_hex(token),
+                          enrolled_at=now, revoked_at=None)
+            if existing is None:
+                c.execute(t.devices.insert().values(device_id=device_id, acked_through=0, **values))
+            else:
+                if existing.officer_id != officer.officer_id:
+                    from .errors import Forbidden
+
+                    raise Forbidden(f"device {device_id} is enrolled for another officer; the station must "
+                                    f"revoke it first", "device_id")
+                c.execute(t.devices.update().where(t.devices.c.device_id == device_id).values(**values))
+        return {"token": token, "device_id": device_id, "officer_id": officer.officer_id, "name": officer.name,
+                "area": officer.area}
+
+    def device_for_token(self, token: str) -> dict[str, Any] | None:
+        """The enrolled, unrevoked device holding ``token`` (with its officer's area)."""
+        q = (sa.select(t.devices.c.device_id, t.devices.c.officer_id, t.devices.c.revoked_at, t.officers.c.area,
+                       t.officers.c.name)
+             .join(t.officers, t.officers.c.officer_id == t.devices.c.officer_id)
+             .where(t.devices.c.token_hash == sha256_hex(token)))
+        with self.read() as c:
+            row = c.execute(q).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        return {"device_id": row.device_id, "officer_id": row.officer_id, "area": row.area, "officer_name": row.name}
+
+    def devices(self) -> list[dict[str, Any]]:
+        q = (sa.select(t.devices.c.device_id, t.devices.c.officer_id, t.devices.c.name, t.devices.c.enrolled_at,
+                       t.devices.c.revoked_at, t.devices.c.acked_through, t.devices.c.last_seen_at,
+                       t.officers.c.name.label("officer_name"), t.officers.c.area)
+             .join(t.officers, t.officers.c.officer_id == t.devices.c.officer_id)
+             .order_by(t.devices.c.enrolled_at))
+        with self.read() as c:
+            return [dict(r._mapping) for r in c.execute(q)]
+
+    def revoke(self, device_id: str) -> None:
+        with self.write() as c:
+            n = c.execute(t.devices.update().where(t.devices.c.device_id == device_id, t.devices.c.revoked_at.is_(None))
+                          .values(revoked_at=ids.utc_now_iso())).rowcount
+        if n == 0:
+            raise NotFoundError(f"no enrolled device {device_id}; `fieldreport hub devices` lists them")
+
+    def officer(self, officer_id: str, conn: sa.Connection | None = None) -> dict[str, Any] | None:
+        q = sa.select(t.officers).where(t.officers.c.officer_id == officer_id)
+        if conn is not None:
+            row = conn.execute(q).first()
+        else:
+            with self.read() as c:
+                row = c.execute(q).first()
+        return dict(row._mapping) if row else None
+
+    def acked_through(self, device_id: str) -> int:
+        with self.read() as c:
+            return int(c.execute(sa.select(t.devices.c.acked_through)
+                                 .where(t.devices.c.device_id == device_id)).scalar() or 0)
+
+    # ------------------------------------------------------------------ push and pull
+    def push(self, device: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
+        """Apply a batch of operations in one transaction; see ``store_push``."""
+        from .store_push import push
+
+        return push(self, device, ops)
+
+    def emit(self, c: sa.Connection, changes: list[dict[str, Any]]) -> None:
+        """Append changes to the pull feed inside the caller's transaction (call last: the
+        cursor row stays locked until commit)."""
+        if not changes:
+            return
+        top = self._bump(c, "cursor", len(changes))
+        ts = ids.utc_now_iso()
+        rows = []
+        for i, ch in enumerate(changes):
+            rows.append({"cursor": top - len(changes) + 1 + i, "type": ch["type"], "entity": ch["entity"],
+                         "payload": dumps(ch["payload"]), "ts": ts, "device_id": ch.get("device_id"),
+                         "officer_id": ch.get("officer_id"), "area": ch.get("area")})
+        c.execute(t.changes.insert(), rows)
+
+    def pull(self, device: dict[str, Any], cursor: int, limit: int) -> dict[str, Any]:
+        """The changes this device should see after ``cursor``, in commit order."""
+        ch = t.changes
+        with self.read() as c:
+            top = self.counter("cursor", c)
+            seen = sa.or_(ch.c.device_id == device["device_id"], ch.c.officer_id == device["officer_id"],
+                          sa.and_(ch.c.device_id.is_(None), ch.c.officer_id.is_(None),
+                                  sa.or_(ch.c.area.is_(None), ch.c.area == device["area"])))
+            rows = c.execute(sa.select(ch).where(ch.c.cursor > cursor, ch.c.cursor <= top, seen)
+                             .order_by(ch.c.cursor).limit(limit + 1)).all()
+            acked = int(c.execute(sa.select(t.devices.c.acked_through)
+                                  .where(t.devices.c.device_id == device["device_id"])).scalar() or 0)
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        return {
+            "cursor": rows[-1].cursor if has_more else top,
+            "has_more": has_more,
+            "acked_through": acked,
+            "changes": [{"cursor": r.cursor, "type": r.type, "entity": r.entity, "payload": loads(r.payload),
+                         "ts": r.ts} for r in rows],
+        }
+
+    # ------------------------------------------------------------------ station side
+    def station(self):
+        from .store_station import StationOps
+
+        return StationOps(self)
+
+    # ------------------------------------------------------------------ backup
+    def backup(self, dest: Path) -> None:
+        """A consistent copy of a SQLite hub (``VACUUM INTO``); PostgreSQL: use pg_dump."""
+        if not self.sqlite:
+            raise HubError("backup of a PostgreSQL hub: use pg_dump (then `fieldreport hub restore --db URL` "
+                           "after pg_restore)")
+        dest = Path(dest)
+        if dest.exists():
+            from .errors import BadRequest
+
+            raise BadRequest(f"backup: {dest} exists; give a new file name", "file")
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("VACUUM INTO ?", (str(dest),))
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "(database)"
+
+
+def make_engine(url: str) -> sa.Engine:
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = sa.create_engine(u, connect_args={"check_same_thread": False, "timeout": BUSY_MS / 1000},
+                                  pool_size=8, max_overflow=16)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, _rec):
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("fr_write") else "BEGIN")
+
+        return engine
+    if u.get_backend_name() == "postgresql":
+        if u.drivername == "postgresql":
+            u = u.set(drivername="postgresql+psycopg")
+        return sa.create_engine(u, pool_size=8, max_overflow=16, pool_pre_ping=True)
+    raise HubError(f"unsupported hub database {u.get_backend_name()!r}: use sqlite:///FILE or postgresql://…")
+
+
+def _retryable(e: sa.exc.DBAPIError) -> bool:
+    code = getattr(getattr(e, "orig", None), "sqlstate", None)
+    return code in ("40001", "40P01", "55P03")  # serialization failure, deadlock, lock not available
+
+
+def _busy_or_raise(e: sa.exc.OperationalError) -> Exception:
+    msg = str(e.orig)
+    if "locked" in msg or "busy" in msg or _retryable(e):
+        return HubBusy("the hub database is busy; try again")
+    return e

@@ -1,0 +1,187 @@
+"""What the station does on the hub: read reports, route, assign, move along the workflow,
+add notes, publish checklist templates. Each decision is one transaction that also appends
+the change the field will pull (``report.route``, ``report.assign``, ``report.status``, …)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import ids
+from .. import taxonomy as tx
+from . import rules
+from . import store_schema as t
+from .errors import BadRequest, NotFoundError
+from .store import dumps, loads
+
+
+class StationOps:
+    def __init__(self, store):
+        self.store = store
+
+    # ------------------------------------------------------------------ reading
+    def resolve(self, ref: str, c: sa.Connection | None = None) -> str:
+        """The report id for a case code (``HB-2026-000123``), an id, or a unique id prefix."""
+        r = ref.strip()
+        if not r:
+            raise BadRequest("ref: give a case code such as HB-2026-000001 or a report id", "ref")
+
+        def go(conn):
+            row = conn.execute(sa.select(t.reports.c.id).where(
+                sa.or_(t.reports.c.case_code == r.upper(), t.reports.c.id == r.lower()))).first()
+            if row:
+                return row[0]
+            if len(r) >= 4:
+                low = r.lower()
+                rows = conn.execute(sa.select(t.reports.c.id).where(t.reports.c.id >= low, t.reports.c.id < low + "~")
+                                    .limit(2)).all()
+                if len(rows) == 1:
+                    return rows[0][0]
+                if len(rows) > 1:
+                    raise BadRequest(f"ref: {r!r} matches more than one report; give more of the id", "ref")
+            raise NotFoundError(f"no report matches {r!r}; `fieldreport hub reports` lists them")
+
+        if c is not None:
+            return go(c)
+        with self.store.read() as conn:
+            return go(conn)
+
+    def reports(self, *, area: str | None = None, status: str | None = None, kind: str | None = None,
+                limit: int = 100) -> list[dict[str, Any]]:
+        q = sa.select(t.reports)
+        for col, val in (("area", area), ("status", status), ("kind", kind)):
+            if val:
+                q = q.where(getattr(t.reports.c, col) == val)
+        q = q.order_by(t.reports.c.received_at.desc(), t.reports.c.id.desc()).limit(limit)
+        with self.store.read() as c:
+            return [_report_dict(r) for r in c.execute(q)]
+
+    def report(self, ref: str) -> dict[str, Any]:
+        with self.store.read() as c:
+            rid = self.resolve(ref, c)
+            rep = _report_dict(c.execute(sa.select(t.reports).where(t.reports.c.id == rid)).first())
+            rep["parties"] = [
+                {"name": p.name, "role": p.role, "id": p.id_number, "phone": p.phone, "address": p.address,
+                 "id_verified": p.id_verified}
+                for p in c.execute(sa.select(t.parties).where(t.parties.c.report_id == rid).order_by(t.parties.c.idx))]
+            rep["photos"] = [{"sha256": p.sha256, "size": p.size, "mime": p.mime, "name": p.name}
+                             for p in c.execute(sa.select(t.photos).where(t.photos.c.report_id == rid)
+                                                .order_by(t.photos.c.added_at, t.photos.c.op_id))]
+            rep["notes"] = [{"note_id": n.note_id, "text": n.text, "author": n.author, "source": n.source,
+                             "created_at": n.created_at}
+                            for n in c.execute(sa.select(t.notes).where(t.notes.c.report_id == rid)
+                                               .order_by(t.notes.c.created_at, t.notes.c.note_id))]
+            rep["history"] = [{"type": h.type, "source": h.source, "by": h.by, "at": h.at, **loads(h.detail)}
+                              for h in c.execute(sa.select(t.history).where(t.history.c.entity == rid)
+                                                 .order_by(t.history.c.id))]
+        return rep
+
+    def device_ops(self, device_id: str) -> list[dict[str, Any]]:
+        """Every operation the hub holds from one device, by seq (for audits and tests)."""
+        with self.store.read() as c:
+            return [{"op_id": r.op_id, "seq": r.seq, "type": r.type, "entity": r.entity, "status": r.status,
+                     "result": loads(r.result)}
+                    for r in c.execute(sa.select(t.ops).where(t.ops.c.device_id == device_id).order_by(t.ops.c.seq))]
+
+    # ------------------------------------------------------------------ deciding
+    def _decide(self, ref: str, fn) -> dict[str, Any]:
+        with self.store.write() as c:
+            rid = self.resolve(ref, c)
+            rep = c.execute(sa.select(t.reports).where(t.reports.c.id == rid).with_for_update()).first()
+            now = ids.utc_now_iso()
+            changes: list[dict[str, Any]] = []
+            values = fn(c, rep, now, changes)
+            c.execute(t.reports.update().where(t.reports.c.id == rid).values(updated_at=now, **values))
+            for ch in changes:
+                c.execute(t.history.insert().values(entity=rid, source="station", type=ch["type"],
+                                                    detail=dumps(ch["payload"]), by=ch["payload"].get("by"), at=now))
+                ch.setdefault("entity", rid)
+                ch.setdefault("device_id", rep.device_id)
+                ch.setdefault("officer_id", values.get("assigned_to", rep.assigned_to))
+            self.store.emit(c, changes)
+        return {"id": rid, "case_code": rep.case_code, "changes": [ch["type"] for ch in changes]}
+
+    def set_status(self, ref: str, to: str, *, note: str | None = None, by: str | None = None) -> dict[str, Any]:
+        code = tx.resolve(tx.STATUSES, to) or to
+
+        def fn(c, rep, now, changes):
+            try:
+                rules.check_station_status(rep.status, code)
+            except rules.Reject as r:
+                raise BadRequest(r.reason, r.field) from None
+            changes.append({"type": "report.status", "payload": {"from": rep.status, "to": code, "note": note, "by": by}})
+            if note:
+                c.execute(t.notes.insert().values(note_id=ids.uuid7(), report_id=rep.id, text=note, author=by,
+                                                  source="station", created_at=now))
+            return {"status": code}
+
+        return self._decide(ref, fn)
+
+    def route(self, ref: str, dept: str, *, by: str | None = None) -> dict[str, Any]:
+        """Route to a department; a report still waiting (registered, returned, escalated,
+        parked) also moves to ``routed``."""
+        code = tx.resolve(tx.DEPARTMENTS, dept)
+        if code is None:
+            raise BadRequest(f"dept: unknown department {dept!r}; choose one of: {' '.join(tx.DEPARTMENTS)}", "dept")
+
+        def fn(c, rep, now, changes):
+            values: dict[str, Any] = {"dept": code}
+            changes.append({"type": "report.route", "payload": {"dept": code, "by": by}})
+            if rep.status != "routed" and "routed" in tx.TRANSITIONS[rep.status]:
+                values["status"] = "routed"
+                changes.append({"type": "report.status",
+                                "payload": {"from": rep.status, "to": "routed", "note": None, "by": by}})
+            return values
+
+        return self._decide(ref, fn)
+
+    def assign(self, ref: str, officer_id: str, *, by: str | None = None) -> dict[str, Any]:
+        def fn(c, rep, now, changes):
+            if self.store.officer(officer_id, c) is None:
+                raise NotFoundError(f"officer: no officer {officer_id!r} on this hub; enroll them first "
+                                    f"(`fieldreport hub enroll`)", "officer")
+            changes.append({"type": "report.assign", "payload": {"officer_id": officer_id, "by": by},
+                            "officer_id": officer_id})
+            return {"assigned_to": officer_id}
+
+        return self._decide(ref, fn)
+
+    def note(self, ref: str, text: str, *, by: str | None = None) -> dict[str, Any]:
+        if not text or not text.strip():
+            raise BadRequest("note: must not be empty", "note")
+        note_id = ids.uuid7()
+
+        def fn(c, rep, now, changes):
+            c.execute(t.notes.insert().values(note_id=note_id, report_id=rep.id, text=text.strip(), author=by,
+                                              source="station", created_at=now))
+            changes.append({"type": "report.note", "payload": {"note_id": note_id, "text": text.strip(), "by": by}})
+            return {}
+
+        return self._decide(ref, fn)
+
+    def put_template(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Publish a checklist template (``id`` and integer ``version`` required) to every device."""
+        tid, version = doc.get("id"), doc.get("version")
+        if not isinstance(tid, str) or not tid.strip():
+            raise BadRequest("template: `id` is missing", "id")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise BadRequest("template: `version` must be a whole number from 1", "version")
+        now = ids.utc_now_iso()
+        with self.store.write() as c:
+            cur = c.execute(sa.select(t.templates.c.version).where(t.templates.c.id == tid)).scalar()
+            if cur is not None and version <= cur:
+                raise BadRequest(f"template: {tid} version {cur} is already published; raise `version`", "version")
+            if cur is None:
+                c.execute(t.templates.insert().values(id=tid, version=version, doc=dumps(doc), updated_at=now))
+            else:
+                c.execute(t.templates.update().where(t.templates.c.id == tid)
+                          .values(version=version, doc=dumps(doc), updated_at=now))
+            self.store.emit(c, [{"type": "template.put", "entity": tid, "payload": {"template": doc}}])
+        return {"id": tid, "version": version}
+
+
+def _report_dict(row) -> dict[str, Any]:
+    d = dict(row._mapping)
+    d["archived"] = bool(d["archived"])
+    return d

@@ -33,7 +33,37 @@ def _early_lang(argv: list[str]) -> str:
     return i18n.choose(flag, prof)
 
 
-def build_app():
+# Which module registers each top-level command. `fieldreport add` builds only the commands
+# of its own module (typer converts every registered command's parameters at start-up, and
+# each module costs its imports): the root `--help`, and any name not listed here, build all.
+COMMAND_MODULES = {
+    "init": "setup", "status": "setup",
+    "add": "reports", "list": "reports", "show": "reports", "update": "reports",
+    "hub": "hub", "login": "hub",
+    "sync": "sync", "outbox": "sync",
+    "checklist": "checklist", "premises": "premises", "due": "premises",
+    "encrypt": "privacy", "decrypt": "privacy", "purge": "privacy", "verify": "privacy", "audit": "privacy",
+    "bundle": "bundle", "export": "export", "backup": "export", "restore": "export", "doctor": "export",
+}
+ALL_MODULES = ("setup", "reports", "hub", "sync", "checklist", "premises", "privacy", "bundle", "export")
+
+
+def _command_of(argv: list[str]) -> str | None:
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--lang":
+            skip = True
+            continue
+        if a.startswith("-"):
+            continue
+        return a
+    return None
+
+
+def build_app(argv: list[str] | None = None):
     import typer
 
     from .. import __version__
@@ -63,12 +93,9 @@ def build_app():
     ):
         pass
 
-    from . import reports as _reports
-    from . import setup as _setup
-
-    _setup.register(app)
-    _reports.register(app)
-    for mod in ("hub", "sync", "checklist", "premises", "privacy", "bundle", "export"):
+    name = _command_of(argv or [])
+    wanted = (COMMAND_MODULES[name],) if name in COMMAND_MODULES else ALL_MODULES
+    for mod in wanted:
         try:
             m = __import__(f"fieldreport.cli.{mod}", fromlist=["register"])
         except ModuleNotFoundError as e:
@@ -90,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ..errors import ExitStatus, FieldReportError
 
-    app = build_app()
+    app = build_app(argv)
     cmd = typer.main.get_command(app)
     try:
         rv = cmd.main(args=argv, prog_name="fieldreport", standalone_mode=False)

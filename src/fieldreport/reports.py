@@ -86,9 +86,7 @@ def prepare(data: dict[str, Any], blobs: BlobStore, *, allow_unverified_id: bool
     """Validate one report's input (as flags or a ``--from`` record) without writing anything.
     Returns (fields ready for the store, photo files to copy). ``where`` prefixes error fields
     (``record 3: title``)."""
-    from pydantic import ValidationError
-
-    from .models import Party, ReportFields, first_error
+    from .fields import FieldError, check_report
 
     if not isinstance(data, dict):
         raise InputError(f"{where}a report must be a JSON object", "record")
@@ -124,28 +122,18 @@ def prepare(data: dict[str, Any], blobs: BlobStore, *, allow_unverified_id: bool
     d["parties"] = [parse_party(p) if isinstance(p, str) else p for p in parties]
     d["photos"] = photo_refs
     try:
-        fields = ReportFields.model_validate(d)
-        checked = []
-        for i, p in enumerate(fields.parties):
-            try:
-                checked.append(p.checked(allow_unverified_id))
-            except ValueError as e:
-                raise InputError(f"{where}parties.{i}.id: {e}", "id") from None
-        fields.parties = checked
-    except ValidationError as e:
-        field, msg = first_error(e)
-        raise InputError(f"{where}{field or 'report'}: {msg}", field) from None
-    out = fields.model_dump(mode="json", by_alias=True)
-    if fields.kind == "zero":
-        out["level"] = None
+        out = check_report(d, allow_unverified_id=allow_unverified_id)
+    except FieldError as e:
+        raise InputError(f"{where}{e.field}: {e.message}", e.field) from None
     return out, photo_paths
 
 
 def add(store: Store, blobs: BlobStore, data: dict[str, Any], *, author: str | None,
-        allow_unverified_id: bool = False) -> dict[str, Any]:
-    """Record one report (and its photos) offline; returns {id, ref, seq, op_id}."""
+        allow_unverified_id: bool = False, location_from_photo=False) -> dict[str, Any]:
+    """Record one report (and its photos) offline; returns {id, ref, seq, op_id} (and
+    ``photo_notes``, see photos.enrich, which also explains ``location_from_photo``)."""
     fields, photo_paths = prepare(data, blobs, allow_unverified_id=allow_unverified_id)
-    return add_prepared(store, blobs, fields, photo_paths, author=author)
+    return add_prepared(store, blobs, fields, photo_paths, author=author, location_from_photo=location_from_photo)
 
 
 def _store_photos(blobs: BlobStore, fields: dict[str, Any], photo_paths: list[Path]) -> tuple[dict[str, Any], str]:
@@ -162,10 +150,22 @@ def _store_photos(blobs: BlobStore, fields: dict[str, Any], photo_paths: list[Pa
     return fields, ("closed" if fields["kind"] == "zero" else "registered")
 
 
+def _photo_copies(store: Store, blobs: BlobStore, fields: dict[str, Any], photo_paths: list[Path],
+                  location_from_photo=False) -> list[str]:
+    """Issue 8: transmission copies and EXIF time/GPS of the photos just stored (Pillow only here)."""
+    if not photo_paths and not location_from_photo:
+        return []
+    from .photos import enrich
+
+    return enrich(store, blobs, fields, photo_paths, location_from_photo=location_from_photo)
+
+
 def add_prepared(store: Store, blobs: BlobStore, fields: dict[str, Any], photo_paths: list[Path], *,
-                 author: str | None) -> dict[str, Any]:
+                 author: str | None, location_from_photo=False) -> dict[str, Any]:
     fields, status = _store_photos(blobs, fields, photo_paths)
-    return store.insert_report(fields, author=author, status=status)
+    notes = _photo_copies(store, blobs, fields, photo_paths, location_from_photo)
+    res = store.insert_report(fields, author=author, status=status)
+    return {**res, "photo_notes": notes} if notes else res
 
 
 def add_many(store: Store, blobs: BlobStore, records: list[Any], *, author: str | None,
@@ -176,7 +176,9 @@ def add_many(store: Store, blobs: BlobStore, records: list[Any], *, author: str 
     for i, rec in enumerate(records, start=1):
         prepared.append(prepare(rec, blobs, allow_unverified_id=allow_unverified_id, where=f"record {i}: "))
     items = [_store_photos(blobs, f, p) for f, p in prepared]
-    return store.insert_reports(items, author=author)
+    notes = [_photo_copies(store, blobs, f, p) for f, p in prepared]
+    done = store.insert_reports(items, author=author)
+    return [{**d, "photo_notes": n} if n else d for d, n in zip(done, notes)]
 
 
 def update(store: Store, blobs: BlobStore, ref: str, *, status: str | None = None, note: str | None = None,
@@ -225,8 +227,8 @@ def update(store: Store, blobs: BlobStore, ref: str, *, status: str | None = Non
             changes.append(("report.status", {"from": cur["status"], "to": to_status, "note": note, "author": author}))
         elif note:
             changes.append(("report.note", {"note_id": ids.uuid7(), "text": note.strip(), "author": author}))
-        for sha, size, mime, name in stored:
-            changes.append(("report.photo", {"sha256": sha, "size": size, "mime": mime, "name": name}))
+        for ref in stored:
+            changes.append(("report.photo", ref))
         if archive is not None and bool(archive) != bool(cur["archived"]):
             changes.append(("report.archive", {"archived": bool(archive)}))
         if not changes:
@@ -236,6 +238,7 @@ def update(store: Store, blobs: BlobStore, ref: str, *, status: str | None = Non
     stored = []
     for path, mime in photo_refs:
         sha, size = blobs.put_file(path)
-        stored.append((sha, size, mime, path.name))
+        stored.append({"sha256": sha, "size": size, "mime": mime, "name": path.name})
+    notes = _photo_copies(store, blobs, {"photos": stored}, [path for path, _mime in photo_refs])
     ops = store.update_report(rid, [], check=check)
-    return {"id": rid, "ops": [o["seq"] for o in ops]}
+    return {"id": rid, "ops": [o["seq"] for o in ops], **({"photo_notes": notes} if notes else {})}

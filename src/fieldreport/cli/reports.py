@@ -43,6 +43,8 @@ def add(
     from_: str = typer.Option(None, "--from", help=_("Read one report or a list of reports as JSON from FILE, or - for stdin.")),
     allow_unverified_id: bool = typer.Option(False, "--allow-unverified-id", help=_("Record an ID number that fails the check, flagged.")),
     no_input: bool = typer.Option(False, "--no-input", help=_("Never prompt; fail if a required field is missing.")),
+    location_from_photo: bool = typer.Option(False, "--location-from-photo", help=_(
+        "Without --lat/--lon, take the coordinates from the first photo's GPS (EXIF); on a terminal you are asked.")),
     as_json: bool = typer.Option(False, "--json", help=_("Print the result as JSON.")),
 ):
     from .. import reports
@@ -60,7 +62,7 @@ def add(
                                           place=place, lat=lat, lon=lon, premises=premises, dept=dept,
                                           parties=party or [], photos=photo or [], deadline=deadline).items()
                     if v is not None and v != []}
-            from ..models import missing_fields
+            from ..fields import missing_fields
 
             missing = missing_fields(data)
             if missing:
@@ -71,8 +73,9 @@ def add(
 
                 data = render.ask_report(data, missing)
             with e.store() as store:
+                loc = location_from_photo or (_offer_location if photo and is_interactive(no_input) else False)
                 done = [reports.add(store, e.blobs(), data, author=prof.officer_id,
-                                    allow_unverified_id=allow_unverified_id)]
+                                    allow_unverified_id=allow_unverified_id, location_from_photo=loc)]
     except FieldReportError as exc:
         handle(exc)
     if as_json:
@@ -80,6 +83,16 @@ def add(
         return
     for d in done:
         sys.stdout.write(_("Recorded {ref}  ({id}) — queued for the hub").format(ref=d["ref"], id=d["id"]) + "\n")
+        for n in d.get("photo_notes", ()):
+            sys.stderr.write(f"fieldreport: {n}\n")
+
+
+def _offer_location(photo: dict) -> bool:
+    """On a terminal: offer the photo's GPS position for a report without coordinates."""
+    from . import render
+
+    return render.confirm(_("The report has no coordinates. Use those of photo {name} ({lat}, {lon})?").format(
+        name=photo.get("name") or photo["sha256"][:12], lat=photo["gps"]["lat"], lon=photo["gps"]["lon"]), default=True)
 
 
 def _read_from(src: str):
@@ -230,3 +243,5 @@ def update(
         emit_json({"id": rep["id"], "ref": rep["ref"], "status": rep["status"], "ops": res["ops"]})
         return
     sys.stdout.write(_("Updated {ref}: {n} change(s) queued for the hub").format(ref=rep["ref"], n=len(res["ops"])) + "\n")
+    for n in res.get("photo_notes", ()):
+        sys.stderr.write(f"fieldreport: {n}\n")

@@ -235,6 +235,10 @@ class ProcessHub(Hub):
             self.proc.wait(timeout=10)
 
     def stop(self):
+        """Stop the server (SIGTERM) and let go of the database, as before a restore."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:

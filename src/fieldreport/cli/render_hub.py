@@ -51,8 +51,9 @@ def reports(rows: list[dict[str, Any]]) -> None:
         console.print(_("No reports match."))
         return
     t = Table()
-    for h in (_("Case code"), _("Kind"), _("Level"), _("Title"), _("Area"), _("Status"), _("Department"),
-              _("Assigned to"), _("Received")):
+    t.add_column(_("Case code"), no_wrap=True)
+    for h in (_("Kind"), _("Level"), _("Title"), _("Area"), _("Status"), _("Department"), _("Assigned to"),
+              _("Received")):
         t.add_column(h, overflow="fold")
     for r in rows:
         t.add_row(r["case_code"], _n(tx.KINDS, r["kind"]), _n(tx.LEVELS, r["level"]), r["title"], r["area"] or "",

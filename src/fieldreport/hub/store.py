@@ -11,6 +11,7 @@ transaction, so the cursor order is the commit order on both databases.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import threading
 from contextlib import contextmanager
@@ -342,8 +343,12 @@ class HubStore:
             from .errors import BadRequest
 
             raise BadRequest(f"backup: {dest} exists; give a new file name", "file")
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("VACUUM INTO ?", (str(dest),))
+        raw = self.engine.raw_connection()  # outside any transaction: VACUUM cannot run in one
+        try:
+            raw.driver_connection.execute("VACUUM INTO ?", (str(dest),))
+        finally:
+            raw.close()
+        os.chmod(dest, 0o600)
 
 
 def safe_url(url: str) -> str:

@@ -26,6 +26,13 @@ def register(app: typer.Typer) -> None:
                                  "what to do about each problem.") + "\n\n" + ex + " fieldreport doctor")(doctor)
 
 
+def register_hub(hub: typer.Typer) -> None:
+    """``fieldreport hub export`` (called by cli/hub.py when it builds the hub sub-app)."""
+    hub.command("export", help=_("Export the hub's reports as CSV, JSON, GeoJSON or Excel, masked as on screen "
+                                 "unless --reveal.") + "\n\n" + _("Example:") +
+                " fieldreport hub export --format geojson --area 东村 --out 东村.geojson")(hub_export)
+
+
 def export(
     fmt: str = typer.Option("csv", "--format", "-f", help=_("csv, json, geojson or xlsx.")),
     kind: str = typer.Option(None, "--kind", "-k", help=_("Only this kind.")),
@@ -139,3 +146,39 @@ def doctor(
                               n=sum(c["status"] in ("warn", "fail") for c in res["checks"]))) + "\n")
     if not res["ok"]:
         raise typer.Exit(int(ExitStatus.ERROR))
+
+
+def hub_export(
+    fmt: str = typer.Option("csv", "--format", "-f", help=_("csv, json, geojson or xlsx.")),
+    kind: str = typer.Option(None, "--kind", "-k", help=_("Only this kind.")),
+    since: str = typer.Option(None, "--since", help=_("Only reports since a date or an age such as 7d.")),
+    status: str = typer.Option(None, "--status", "-s", help=_("Only this status.")),
+    area: str = typer.Option(None, "--area", help=_("Only this community or village.")),
+    archived: bool = typer.Option(False, "--archived", help=_("Include archived reports.")),
+    out: str = typer.Option(None, "--out", "-o", help=_("Write to FILE (default: standard output; xlsx needs a file).")),
+    excel: bool = typer.Option(False, "--excel", help=_("CSV for Excel: a UTF-8 BOM so Chinese shows correctly.")),
+    reveal: bool = typer.Option(False, "--reveal", help=_("Export ID and phone numbers unmasked (recorded in the hub's audit log).")),
+    data: str = typer.Option(None, "--data", help=_("The hub's folder (default: FIELDREPORT_HUB_HOME, else hub/ in "
+                                                    "the data folder).")),
+    db: str = typer.Option(None, "--db", help=_("Database URL (sqlite:///FILE or postgresql://…) or a SQLite file "
+                                                "(default: as set by hub init).")),
+    as_json: bool = typer.Option(False, "--json", help=_("Print a summary as JSON (with --out).")),
+):
+    from .. import exporting
+    from ..hub import bundles
+    from ..i18n import lang
+
+    try:
+        filters = exporting.parse_filters(kind=kind, since=since, status=status, area=area)
+        data_, info, _ids = bundles.export(fmt, out=out, filters=filters, reveal=reveal, excel=excel,
+                                           archived=archived, lang=lang(), data=data, db=db)
+    except FieldReportError as exc:
+        handle(exc)
+    if data_ is not None:
+        sys.stdout.buffer.write(data_)
+        sys.stdout.flush()
+        return
+    if as_json:
+        emit_json(info)
+        return
+    sys.stderr.write(_("Exported {n} report(s) to {out}").format(n=info["count"], out=info["out"]) + "\n")

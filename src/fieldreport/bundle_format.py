@@ -1,0 +1,245 @@
+"""The USB bundle file, shared by the laptop (``fieldreport bundle``) and the hub
+(``fieldreport hub import-bundle`` / ``bundle-for``) — part of the wire contract, like
+``protocol``; see docs/offline.md.
+
+A bundle is a tar file (PAX), members in this order:
+
+* the payload: ``ops.json`` (kind ``push``: a ``PushRequest`` body, laptop → hub) or
+  ``changes.json`` (kind ``pull``: a ``PullResponse`` page, hub → laptop);
+* ``blobs/<sha256>`` — photo bytes (push only);
+* ``manifest.json`` — last, so a truncated file has none: ``format``, ``version``, ``kind``,
+  ``device_id``, kind-specific fields, ``files`` (name → sha256 and size of every other member)
+  and ``hmac``.
+
+``hmac`` is HMAC-SHA256 over the canonical JSON (``canon.canonical``) of the manifest without
+its ``hmac`` field, keyed with **sha256(device token)** — the 32 raw bytes. The hub stores only
+that hash of each token (never the token), so this is the key both sides hold: the laptop
+derives it from its token, the hub reads it from the device's enrollment. A receipt (JSON, not a
+tar) carries an ``hmac`` made the same way. Since the manifest names the sha256 of every part,
+the HMAC authenticates the whole bundle; anyone who can read the hub's database could forge one,
+exactly as they could read everything else there.
+
+Every file is written to a temp file next to the target, fsynced and renamed: a stick pulled
+out mid-write leaves a ``.part`` file, never a half bundle under the final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import ids
+from .canon import canonical
+from .errors import InputError
+
+FORMAT = "fieldreport-bundle"
+RECEIPT_FORMAT = "fieldreport-receipt"
+VERSION = 1
+CHUNK = 1 << 20
+MAX_JSON_BYTES = 512 * 1024 * 1024
+
+
+class BundleRefused(InputError):
+    """The file is not a whole, genuine bundle for this side; nothing was applied."""
+
+
+def key_from_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def key_from_token_hash(token_hash_hex: str) -> bytes:
+    return bytes.fromhex(token_hash_hex)
+
+
+def sign(doc: dict[str, Any], key: bytes) -> str:
+    body = {k: v for k, v in doc.items() if k != "hmac"}
+    return hmac.new(key, canonical(body), hashlib.sha256).hexdigest()
+
+
+def verify(doc: dict[str, Any], key: bytes) -> bool:
+    got = doc.get("hmac")
+    return isinstance(got, str) and hmac.compare_digest(got, sign(doc, key))
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_out(out: str | os.PathLike | None, default_name: str) -> Path:
+    target = Path(out) if out else Path.cwd() / default_name
+    if target.is_dir():
+        target = target / default_name
+    if not target.parent.exists():
+        raise InputError(f"out: the folder {str(target.parent)!r} does not exist", "out")
+    return target
+
+
+def write_bundle(target: Path, *, kind: str, device_id: str, payload_name: str, payload: dict[str, Any],
+                 blobs: Iterable[tuple[str, Any]] = (), key: bytes, extra: dict[str, Any]) -> dict[str, Any]:
+    """Write a bundle atomically. ``blobs``: (sha256, opener) where ``opener()`` returns a binary
+    file object. Returns the manifest."""
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    files: dict[str, dict[str, Any]] = {}
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as raw:
+            with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                _add(tar, payload_name, data)
+                files[payload_name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                for sha, opener in blobs:
+                    with opener() as f:
+                        body = f.read()
+                    digest = hashlib.sha256(body).hexdigest()
+                    if digest != sha:  # a damaged photo is not carried as if it were whole
+                        continue
+                    _add(tar, f"blobs/{sha}", body)
+                    files[f"blobs/{sha}"] = {"sha256": digest, "size": len(body)}
+                manifest = {"format": FORMAT, "version": VERSION, "kind": kind, "device_id": device_id,
+                            "created_at": ids.now_iso(), **extra, "files": files}
+                manifest["hmac"] = sign(manifest, key)
+                _add(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(part, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return manifest
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    info.mtime = int(ids.now().timestamp())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def read_bundle(path: str | os.PathLike, *, kind: str, blob_dir: Path | None = None) -> tuple[dict, dict, dict[str, Path]]:
+    """Read and check a bundle's structure and every part's sha256 (not yet its HMAC: the
+    caller knows the key only from ``manifest['device_id']``). Blobs are written to
+    ``blob_dir`` (named by their sha256). Returns (manifest, payload, {sha256: path})."""
+    p = Path(path)
+    if not p.is_file():
+        raise BundleRefused(f"file: {str(path)!r} does not exist or is not a file", "file")
+    seen: dict[str, tuple[str, int]] = {}
+    payload_raw: dict[str, bytes] = {}
+    blobs: dict[str, Path] = {}
+    manifest = None
+    try:
+        with tarfile.open(p, mode="r:") as tar:
+            for m in tar:
+                name = m.name
+                if not m.isfile() or name.startswith("/") or ".." in Path(name).parts:
+                    raise BundleRefused(f"file: unexpected member {name!r}: not a fieldreport bundle; nothing applied",
+                                        "file")
+                f = tar.extractfile(m)
+                if name == "manifest.json" or name.endswith(".json"):
+                    if m.size > MAX_JSON_BYTES:
+                        raise BundleRefused(f"file: {name} is too large; nothing applied", "file")
+                    data = f.read()
+                    if len(data) != m.size:
+                        raise BundleRefused(f"file: {str(path)!r} is truncated (in {name}); nothing applied", "file")
+                    if name == "manifest.json":
+                        try:
+                            manifest = json.loads(data)
+                        except ValueError:
+                            raise BundleRefused("file: the bundle's manifest is damaged; nothing applied", "file") from None
+                        continue
+                    payload_raw[name] = data
+                    seen[name] = (hashlib.sha256(data).hexdigest(), len(data))
+                    continue
+                if not name.startswith("blobs/") or blob_dir is None:
+                    raise BundleRefused(f"file: unexpected member {name!r}; nothing applied", "file")
+                sha = name.split("/", 1)[1]
+                h, n = hashlib.sha256(), 0
+                blob_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                dest = blob_dir / sha
+                with open(dest, "wb") as w:
+                    while chunk := f.read(CHUNK):
+                        h.update(chunk)
+                        n += len(chunk)
+                        w.write(chunk)
+                seen[name] = (h.hexdigest(), n)
+                blobs[sha] = dest
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise BundleRefused(f"file: {str(path)!r} is truncated or damaged ({e}); nothing applied", "file") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleRefused(f"file: {str(path)!r} has no bundle manifest (truncated, or not a fieldreport bundle); "
+                            "nothing applied", "file")
+    if int(manifest.get("version") or 0) > VERSION:
+        raise BundleRefused(f"file: the bundle was made by a newer fieldreport (format {manifest.get('version')}); "
+                            "upgrade fieldreport", "file")
+    if manifest.get("kind") != kind:
+        want = {"push": "a laptop's bundle (from `fieldreport bundle create`)",
+                "pull": "a bundle from the hub (from `fieldreport hub bundle-for`)"}[kind]
+        raise BundleRefused(f"file: this is a {manifest.get('kind')!r} bundle, not {want}; nothing applied", "file")
+    files = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    for name, meta in files.items():
+        got = seen.get(name)
+        if got is None:
+            raise BundleRefused(f"file: {name} is missing from the bundle (truncated); nothing applied", "file")
+        if not isinstance(meta, dict) or got != (meta.get("sha256"), meta.get("size")):
+            raise BundleRefused(f"file: {name} does not match its sha256 in the manifest (damaged or tampered); "
+                                "nothing applied", "file")
+        if name.startswith("blobs/") and name.split("/", 1)[1] != meta.get("sha256"):
+            raise BundleRefused(f"file: {name} is not named by its sha256 (tampered); nothing applied", "file")
+    extra = set(seen) - set(files)
+    if extra:
+        raise BundleRefused(f"file: {sorted(extra)[0]} is not listed in the manifest (tampered); nothing applied",
+                            "file")
+    payload_name = "ops.json" if kind == "push" else "changes.json"
+    if payload_name not in payload_raw:
+        raise BundleRefused(f"file: the bundle has no {payload_name}; nothing applied", "file")
+    try:
+        payload = json.loads(payload_raw[payload_name])
+    except ValueError:
+        raise BundleRefused(f"file: {payload_name} in the bundle is not JSON; nothing applied", "file") from None
+    if not isinstance(payload, dict):
+        raise BundleRefused(f"file: {payload_name} in the bundle is not an object; nothing applied", "file")
+    return manifest, payload, blobs
+
+
+def write_json_atomic(target: Path, doc: dict[str, Any]) -> None:
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    data = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+    try:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(part, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
+def read_receipt(path: str | os.PathLike) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise BundleRefused(f"file: {str(path)!r} does not exist or is not a file", "file")
+    try:
+        doc = json.loads(p.read_bytes())
+    except ValueError:
+        raise BundleRefused(f"file: {str(path)!r} is not a receipt (truncated or damaged JSON); nothing marked",
+                            "file") from None
+    if not isinstance(doc, dict) or doc.get("format") != RECEIPT_FORMAT:
+        raise BundleRefused(f"file: {str(path)!r} is not a fieldreport receipt; nothing marked", "file")
+    return doc

@@ -8,6 +8,7 @@ from typing import Any
 def summary(store, paths, profile) -> dict[str, Any]:
     counts = store.outbox_counts()
     rejected = store.ops(states=("rejected", "conflict"), limit=100)
+    from .photos import originals_pending
     from .profile import read_token
 
     return {
@@ -32,4 +33,5 @@ def summary(store, paths, profile) -> dict[str, Any]:
         "clock_offset_s": float(store.meta("clock_offset_s") or 0.0),
         "store_path": str(store.path),
         "store_bytes": store.size_bytes(),
+        "originals_local_only": originals_pending(store),
     }

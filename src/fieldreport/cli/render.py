@@ -240,3 +240,8 @@ def status(s: dict[str, Any]) -> None:
                   ("" if s["enrolled"] else "  " + _("(not enrolled: fieldreport login HUB_URL CODE)")))
     console.print(_("Store: {path} ({size:.1f} MB, {n} reports)").format(path=s["store_path"],
                                                                      size=s["store_bytes"] / 1e6, n=s["reports"]))
+    orig = s.get("originals_local_only") or {}
+    if orig.get("count"):
+        console.print(_("Photo originals on this laptop only: {n} ({size:.1f} MB). Small copies go with every sync; "
+                        "send the originals on the station's Wi-Fi with `fieldreport sync --originals`.").format(
+                            n=orig["count"], size=orig["bytes"] / 1e6))

@@ -55,9 +55,20 @@ def register(app: typer.Typer) -> None:
         ("restore", restore, _("Restore a SQLite hub from a backup FILE (stop the hub first), or after a "
                                "pg_restore run it without FILE. The hub gets a new epoch and every laptop re-sends "
                                "what the hub may have lost."), "fieldreport hub restore /backups/hub-2026-12-03.db"),
+        ("request-original", request_original, _("Ask the laptop that took a report's photos to send their full "
+                                                  "originals at its next sync (it sends small copies first)."),
+         "fieldreport hub request-original HB-2026-000001"),
     )
     for name, fn, text, example in cmds:
         hub.command(name, help=text + "\n\n" + ex + " " + example)(fn)
+    for extra in ("bundle", "export"):  # station commands of other features: import-bundle, bundle-for, export
+        try:
+            mod = __import__(f"fieldreport.cli.{extra}", fromlist=["register_hub"])
+        except ModuleNotFoundError as e:
+            if e.name != f"fieldreport.cli.{extra}":
+                raise
+            continue
+        mod.register_hub(hub)
     app.add_typer(hub, name="hub")
 
 
@@ -252,3 +263,25 @@ def restore(file: str = typer.Argument(None, help=_("The backup file (SQLite); o
         emit_json(out)
     else:
         render_hub.restored(out)
+
+
+def request_original(
+    ref: str = typer.Argument(..., help=_("Case code or report id.")),
+    photo: str = typer.Option(None, "--photo", help=_("Only the photo whose hash starts with this.")),
+    data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
+):
+    import sys
+
+    from ..hub.originals import request_original as request
+
+    try:
+        out = request(ref, photo=photo, data=data, db=db)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json(out)
+    elif out["requested"]:
+        sys.stdout.write(_("{code}: asked the laptop for {n} original(s); they come at its next sync.").format(
+            code=out["case_code"], n=len(out["requested"])) + "\n")
+    else:
+        sys.stdout.write(_("{code}: the hub already holds every original.").format(code=out["case_code"]) + "\n")

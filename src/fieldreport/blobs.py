@@ -40,8 +40,14 @@ def sniff_image(head: bytes) -> str | None:
 
 
 class BlobStore:
-    def __init__(self, root: Path):
+    """``key`` (the photo key from :mod:`fieldreport.crypto`) seals every new file with AES-GCM;
+    files are always named by the sha256 of their *plaintext*, and reads go through
+    :meth:`open_read` / :meth:`read_bytes`, which open plain and sealed files alike (a store
+    half-way through ``fieldreport encrypt`` holds both)."""
+
+    def __init__(self, root: Path, key: bytes | None = None):
         self.root = root
+        self.key = key
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -74,11 +80,13 @@ class BlobStore:
         size = 0
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
+            sink = self._sink(fd)
             with open(src, "rb") as f:
                 while chunk := f.read(CHUNK):
                     h.update(chunk)
                     size += len(chunk)
-                    os.write(fd, chunk)
+                    sink.write(chunk)
+            sink.close()
             os.fsync(fd)
         except BaseException:
             os.close(fd)
@@ -103,22 +111,135 @@ class BlobStore:
             tmp = dest.with_name(f".{digest}.{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.write(fd, data)
+                sink = self._sink(fd)
+                sink.write(data)
+                sink.close()
                 os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, dest)
         return digest
 
-    def verify(self, sha256: str) -> bool:
+    def _sink(self, fd: int):
+        if self.key is None:
+            return _PlainSink(fd)
+        from .crypto import SealWriter
+
+        return SealWriter(self.key, fd)
+
+    def is_sealed(self, sha256: str) -> bool:
+        with open(self.path(sha256), "rb") as f:
+            return f.read(4) == b"FRB1"
+
+    def open_read(self, sha256: str):
+        """A binary, seekable file object over the photo's plaintext (plain or sealed file).
+        Raises FileNotFoundError when the blob is missing; ``crypto.BlobCorrupt`` when a sealed
+        chunk fails its tag; InputError when the file is sealed and no key was given."""
         p = self.path(sha256)
-        if not p.exists():
-            return False
+        f = open(p, "rb")
+        if f.read(4) != b"FRB1":
+            f.seek(0)
+            return f
+        f.close()
+        if self.key is None:
+            raise InputError("photos on this laptop are encrypted: give the passphrase (FIELDREPORT_PASSPHRASE)",
+                             "passphrase")
+        from .crypto import OpenReader
+
+        return OpenReader(p, self.key)
+
+    def read_bytes(self, sha256: str) -> bytes:
+        with self.open_read(sha256) as f:
+            return f.read()
+
+    def size(self, sha256: str) -> int:
+        """Size of the plaintext in bytes."""
+        with self.open_read(sha256) as f:
+            return f.seek(0, 2)
+
+    def names(self):
+        """Every blob's sha256 in the folder (not the temp files)."""
+        if not self.root.is_dir():
+            return
+        for sub in sorted(self.root.iterdir()):
+            if sub.is_dir() and len(sub.name) == 2:
+                for f in sorted(sub.iterdir()):
+                    if len(f.name) == 64 and f.name[:2] == sub.name:
+                        yield f.name
+
+    def verify(self, sha256: str) -> bool:
+        """True when the blob exists and its plaintext hashes to its name (a sealed file must
+        also pass every chunk's authentication tag)."""
+        from .crypto import BlobCorrupt
+
         h = hashlib.sha256()
-        with open(p, "rb") as f:
-            while chunk := f.read(CHUNK):
-                h.update(chunk)
+        try:
+            with self.open_read(sha256) as f:
+                while chunk := f.read(CHUNK):
+                    h.update(chunk)
+        except (OSError, BlobCorrupt, InputError):
+            return False
         return h.hexdigest() == sha256
+
+    def reseal(self, sha256: str, key: bytes | None) -> bool:
+        """Rewrite one blob sealed with ``key`` (None = plain), atomically, after checking that
+        the new file's plaintext still hashes to its name. Returns False when there was nothing
+        to do. Used by ``fieldreport encrypt`` / ``decrypt``."""
+        dest = self.path(sha256)
+        sealed = self.is_sealed(sha256)
+        if sealed == (key is not None):
+            return False
+        tmp = dest.with_name(f".{sha256}.{os.getpid()}.reseal")
+        h = hashlib.sha256()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            sink = _PlainSink(fd) if key is None else BlobStore(self.root, key)._sink(fd)
+            with self.open_read(sha256) as f:
+                while chunk := f.read(CHUNK):
+                    h.update(chunk)
+                    sink.write(chunk)
+            sink.close()
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        if h.hexdigest() != sha256:
+            tmp.unlink()
+            raise InputError(f"photo {sha256[:16]}…: its content does not match its hash; run `fieldreport verify`")
+        check_h = hashlib.sha256()
+        with _open_tmp(tmp, key) as f:
+            while chunk := f.read(CHUNK):
+                check_h.update(chunk)
+        if check_h.hexdigest() != sha256:  # pragma: no cover — would be a bug in the sealing
+            tmp.unlink()
+            raise InputError(f"photo {sha256[:16]}…: re-sealing produced a file that does not read back")
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+        return True
+
+
+class _PlainSink:
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+
+    def close(self) -> None:
+        pass
+
+
+def _open_tmp(path: Path, key: bytes | None):
+    if key is None:
+        return open(path, "rb")
+    from .crypto import OpenReader
+
+    return OpenReader(path, key)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -75,3 +75,52 @@ def record_reveal(paths, profile, command: str, entities: list[str]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_audit(paths, limit: int | None = None) -> list[dict[str, Any]]:
+    """The audit log's entries, oldest first (the last ``limit``); unreadable lines are skipped."""
+    try:
+        raw = paths.audit_log.read_bytes()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in raw.decode("utf-8", "replace").splitlines():
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(d, dict):
+            out.append(d)
+    return out[-limit:] if limit else out
+
+
+_SECRET_RES = (
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)((?:token|passphrase|password|secret|authorization|api[_-]?key)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;)]+"),
+)
+
+
+def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Text safe for a log or a terminal: known secrets (the passphrase, the hub token) and
+    anything shaped like a bearer token or ``token=…`` replaced by ``***``; ID and mobile
+    numbers masked."""
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")
+    for rx in _SECRET_RES:
+        text = rx.sub(lambda m: m.group(1) + "***", text)
+    return mask_text(text) or ""
+
+
+def known_secrets(paths) -> tuple[str, ...]:
+    """The secrets this process may hold: FIELDREPORT_PASSPHRASE and the hub token."""
+    out = []
+    if os.environ.get("FIELDREPORT_PASSPHRASE"):
+        out.append(os.environ["FIELDREPORT_PASSPHRASE"])
+    try:
+        tok = paths.token.read_text().strip()
+        if tok:
+            out.append(tok)
+    except OSError:
+        pass
+    return tuple(out)

@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from ..errors import ExitStatus, FieldReportError
 
+    from .i18n_click import install as _install_click_i18n, usage_message
+    from ..i18n import _
+
+    _install_click_i18n()
     app = build_app(argv)
     cmd = typer.main.get_command(app)
     try:
@@ -125,17 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as e:
         return e.exit_code
     except cx.UsageError as e:
-        where = f" (see `fieldreport {e.ctx.command_path.split(' ', 1)[1]} --help`)" if e.ctx and " " in e.ctx.command_path else ""
-        sys.stderr.write(f"fieldreport: {e.format_message()}{where}\n")
+        where = (" " + _("(see `fieldreport {command} --help`)").format(command=e.ctx.command_path.split(" ", 1)[1])
+                 if e.ctx and " " in e.ctx.command_path else "")
+        sys.stderr.write(f"fieldreport: {usage_message(e)}{where}\n")
         return ExitStatus.BAD_INPUT
     except typer.Abort:
-        sys.stderr.write("fieldreport: aborted\n")
+        sys.stderr.write("fieldreport: " + _("aborted") + "\n")
         return 130
     except FieldReportError as e:
         sys.stderr.write(f"fieldreport: {e}\n")
         return int(e.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write("fieldreport: interrupted; everything already saved is kept\n")
+        sys.stderr.write("fieldreport: " + _("interrupted; everything already saved is kept") + "\n")
         return 130
     except BrokenPipeError:
         return 0
@@ -158,9 +163,14 @@ def _crash(e: Exception) -> int:
         log = p.data_dir / "crash.log"
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a") as f:
-            f.write("".join(traceback.format_exception(type(e), e, e.__traceback__, limit=20)))
+            from ..privacy import known_secrets, scrub  # no token, passphrase or ID number in the log
+
+            f.write(scrub("".join(traceback.format_exception(type(e), e, e.__traceback__, limit=20)), known_secrets(p)))
     except OSError:
         log = None
-    sys.stderr.write(f"fieldreport: internal error ({type(e).__name__}); nothing was lost. "
-                     f"Details for the developers are in {log or 'no log (data dir not writable)'}\n")
+    from ..i18n import _
+
+    sys.stderr.write("fieldreport: " + _("internal error ({error}); nothing was lost. Details for the developers are "
+                                         "in {log}").format(error=type(e).__name__,
+                                                            log=log or _("no log (data dir not writable)")) + "\n")
     return 1

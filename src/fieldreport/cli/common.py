@@ -45,12 +45,59 @@ class Env:
     def blobs(self):
         from ..blobs import BlobStore
 
-        return BlobStore(self.paths.blobs)
+        keys = keys_for(self.paths)
+        return BlobStore(self.paths.blobs, key=keys.blob if keys else None)
 
 
 def passphrase_for(paths) -> str | None:
-    """The store's passphrase when it is encrypted (issue 6 fills this in); None otherwise."""
-    return None
+    """The store's key when this laptop's data is encrypted (a keyfile exists), derived from
+    ``FIELDREPORT_PASSPHRASE`` or a passphrase typed at the terminal; None otherwise."""
+    keys = keys_for(paths)
+    return keys.db if keys else None
+
+
+_KEYS: dict[tuple[str, int], tuple[bytes, object]] = {}
+
+
+def keys_for(paths):
+    """The unlocked :class:`fieldreport.crypto.Keys` of an encrypted laptop (None when plain).
+    Derived once per process; a wrong passphrase raises ``crypto.WrongPassphrase`` (exit 2)."""
+    from .. import crypto
+
+    kf = crypto.keyfile_path(paths.data_dir)
+    try:
+        st = kf.stat()
+    except FileNotFoundError:
+        return None
+    import hashlib
+
+    slot = (str(kf), st.st_mtime_ns)
+    given = os.environ.get("FIELDREPORT_PASSPHRASE")
+    cached = _KEYS.get(slot)
+    if cached and (given is None or cached[0] == hashlib.sha256(given.encode()).digest()):
+        return cached[1]
+    passphrase = given if given is not None else ask_passphrase()
+    keys = crypto.unlock(paths.data_dir, passphrase)
+    _KEYS[slot] = (hashlib.sha256(passphrase.encode()).digest(), keys)
+    return keys
+
+
+def ask_passphrase(confirm: bool = False) -> str:
+    """Read the passphrase from the terminal (never echoed); InputError when there is none."""
+    from ..i18n import _
+
+    if not sys.stdin.isatty() or os.environ.get("FIELDREPORT_NO_INPUT") == "1":
+        raise InputError(_("passphrase: this laptop's data is encrypted; set FIELDREPORT_PASSPHRASE or run the "
+                           "command in a terminal"), "passphrase")
+    import getpass
+
+    try:
+        p = getpass.getpass(_("Passphrase: "))
+        if confirm and getpass.getpass(_("Passphrase again: ")) != p:
+            raise InputError(_("passphrase: the two passphrases differ; nothing was changed"), "passphrase")
+    except EOFError:
+        raise InputError(_("passphrase: none given"), "passphrase") from None
+    return p
 
 
 _env: Env | None = None

@@ -70,7 +70,9 @@ def init(
                         dev=cur, other=p.device_id))
                 store.set_meta("device_id", p.device_id, c)
         if encrypt:
-            from . import privacy  # noqa: F401  (issue 6)
+            from . import privacy  # issue 6: encrypt the fresh store and photo folder
+
+            privacy.init_encrypt(e)
         if code:
             if not p.hub_url:
                 raise InputError(_("--code needs --hub URL"), "code")

@@ -411,8 +411,23 @@ def _connect(path: Path, key: str | None = None) -> sqlite3.Connection:
     busy = _busy_ms()
     old = os.umask(0o077)
     try:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy / 1000, check_same_thread=False)
+        # Encrypted store (issue 6): SQLCipher behind a connection that raises sqlite3's errors.
+        # A plain file with a key is a store half-way through `fieldreport encrypt`: open it plain.
+        from . import cipher
+
+        if key and not cipher.is_plain_file(path):
+            conn = cipher.connect(path, key, busy / 1000)
+        elif not key and path.exists() and path.stat().st_size and not cipher.is_plain_file(path):
+            raise InputError(f"the store {path} is encrypted but this laptop has no keyfile for it "
+                             f"({path.parent / 'fieldreport.key'}); restore the keyfile from your backup", "passphrase")
+        else:
+            conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy / 1000, check_same_thread=False)
     except sqlite3.Error as e:
+        if key and "not a database" in str(e):
+            from ..crypto import WrongPassphrase
+
+            raise WrongPassphrase("passphrase: this passphrase does not open the store; nothing was changed",
+                                  "passphrase") from None
         raise StoreCorrupt(f"cannot open the store {path}: {e}") from None
     finally:
         os.umask(old)

@@ -310,3 +310,20 @@ def test_send_order_status_confirmation_and_requests(cli, profile, home, big, no
         assert [b["why"] for b in photos.blobs_to_send(st, False)][-2:] == ["requested", "requested"]
     finally:
         st.close()
+
+
+def test_checklist_answer_photo_gets_its_copy(profile, home, big):
+    """A photo taken during an inspection walk is linked to a transmission copy too."""
+    from fieldreport import photos
+    from fieldreport.blobs import BlobStore
+    from fieldreport.checklist.walk import Walk
+    from fieldreport.store import Store
+
+    with Store.open(home / "fieldreport.db") as st:
+        w = Walk.__new__(Walk)  # only the photo step: no template or inspection needed
+        w.store, w.blobs = st, BlobStore(home / "blobs")
+        ref = w._photo(str(big))
+        assert ref["sha256"] == sha(big) and ref["copy_sha256"]
+        assert photos.original_confirmed(st, sha(big)) is False
+        row = st.conn.execute("SELECT copy_sha256 FROM photo_copies WHERE original_sha256 = ?", (sha(big),)).fetchone()
+        assert row == (ref["copy_sha256"],)

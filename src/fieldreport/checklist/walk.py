@@ -96,7 +96,11 @@ class Walk:
         sha, size = self.blobs.put_file(p)
         with open(p, "rb") as f:
             mime = sniff_image(f.read(32)) or "application/octet-stream"
-        return {"sha256": sha, "size": size, "mime": mime, "name": p.name}
+        ref = {"sha256": sha, "size": size, "mime": mime, "name": p.name}
+        from ..photos import enrich  # issue 8: the transmission copy sync sends first
+
+        enrich(self.store, self.blobs, {"photos": [ref]}, [p])
+        return ref
 
     def check(self, item: Item, raw: Any) -> Any:
         """The normalised answer for ``item`` (raises InputError); nothing is saved."""
@@ -112,10 +116,13 @@ class Walk:
             note = note.strip() or None
             if note and len(note) > 2000:
                 raise InputError(f"{st.item.id}: the note is too long (at most 2000 characters)", "note")
-        ph = None
         if st.item.type == "photo" and value != "na":
             value = self._photo(value)
         ph = self._photo(photo) if photo else None
+        cur = self.answers.get(st.item.id)
+        if cur is not None:  # answering again keeps the note and photo unless new ones are given
+            note = cur["note"] if note is None else note
+            ph = ph or cur["photo"]
         self._save(st, value, note, ph)
         if advance and item_id is None:
             self.pos = st.index + 1

@@ -146,6 +146,8 @@ class FaultProxy:
                 method, path = first[0], first[1]
                 fault = self._choose(method, path)
                 self.stats["requests"] += 1
+                if method == "PATCH":
+                    self.stats["patch_body_bytes"] += len(body)
                 self.log.append((method, path, fault))
                 if fault:
                     self.stats[fault] += 1

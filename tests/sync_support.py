@@ -43,7 +43,7 @@ class Laptop:
                 for i in range(n)]
 
     def queued(self) -> set[str]:
-        return {r[0] for r in self.store.conn.execute("SELECT op_id FROM outbox WHERE state != 'discarded'")}
+        return {r[0] for r in self.store.conn.execute("SELECT op_id FROM outbox")}
 
     def engine(self, url: str | None = None, *, read_timeout: float = 0.5, **cfg):
         from fieldreport.sync.engine import Engine, SyncConfig

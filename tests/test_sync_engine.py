@@ -49,7 +49,7 @@ def add(store, blobs, n=1, title="楼道电动车充电", photos=()):
 
 
 def queued_ids(store) -> set[str]:
-    return {r[0] for r in store.conn.execute("SELECT op_id FROM outbox WHERE state != 'discarded'")}
+    return {r[0] for r in store.conn.execute("SELECT op_id FROM outbox")}
 
 
 def sync(store, hub, blobs=None, fault=None, **kw):

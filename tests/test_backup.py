@@ -226,3 +226,52 @@ def test_backup_while_add_loops_run_restores_consistent(cli, profile, home, tmp_
         assert r.json()["orphan_ops"] == 0
         counts.append(_check_consistent(h / "fieldreport.db"))
     assert counts == sorted(counts) and counts[-1] > counts[0]
+
+
+SYNC_LOOP = r"""
+set -e
+for i in $(seq 1 6); do
+  {py} -m fieldreport add --kind hazard --category gas --level red --title 燃气隐患$i --no-input >/dev/null
+  {py} -m fieldreport sync --json >/dev/null || true
+done
+"""
+
+
+def test_backup_while_sync_runs_restores_consistent(cli, profile, home, hub, tmp_path, monkeypatch):
+    import httpx
+
+    from fieldreport import paths as _paths, profile as _profile
+
+    dev = json.loads((home / "profile.json").read_text())["device_id"]
+    r = httpx.post(hub.url + "/v1/enroll", json={"code": hub.enroll(), "device_id": dev, "name": "laptop"}, timeout=30)
+    assert r.status_code == 200, r.text
+    _profile.write_token(_paths.resolve(), r.json()["token"])
+    assert cli("init", "--hub", hub.url, "--no-input").code == 0
+    for i in range(20):
+        _add(cli, f"先前的报告{i}")
+    loop = subprocess.Popen(["bash", "-c", SYNC_LOOP.format(py=sys.executable)], env=dict(os.environ))
+    archives = []
+    try:
+        while loop.poll() is None and len(archives) < 8:
+            r = cli("backup", "--out", tmp_path / f"s{len(archives)}.tar", "--json")
+            assert r.code == 0, r.err
+            archives.append(Path(r.json()["out"]))
+            time.sleep(0.3)
+    finally:
+        assert loop.wait(timeout=120) == 0
+    assert len(archives) >= 2
+    acked = []
+    for i, arch in enumerate(archives):
+        h = tmp_path / f"srestored{i}"
+        monkeypatch.setenv("FIELDREPORT_HOME", str(h))
+        r = cli("restore", arch, "--json")
+        assert r.code == 0, r.err
+        _check_consistent(h / "fieldreport.db")
+        c = sqlite3.connect(h / "fieldreport.db")
+        acked.append(c.execute("SELECT count(*) FROM outbox WHERE state = 'acked'").fetchone()[0])
+        # nothing is acknowledged that the hub does not hold
+        held = {o["op_id"] for o in hub.store.station().device_ops(dev)}
+        mine = {r[0] for r in c.execute("SELECT op_id FROM outbox WHERE state = 'acked'")}
+        c.close()
+        assert mine <= held
+    assert acked == sorted(acked) and acked[-1] > 0, acked

@@ -164,19 +164,28 @@ def read_bundle(path: str | os.PathLike, *, kind: str, blob_dir: Path | None = N
                     payload_raw[name] = data
                     seen[name] = (hashlib.sha256(data).hexdigest(), len(data))
                     continue
-                if not name.startswith("blobs/") or blob_dir is None:
+                if not name.startswith("blobs/"):
                     raise BundleRefused(f"file: unexpected member {name!r}; nothing applied", "file")
                 sha = name.split("/", 1)[1]
+                if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
+                    raise BundleRefused(f"file: unexpected member {name!r}; nothing applied", "file")
                 h, n = hashlib.sha256(), 0
-                blob_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-                dest = blob_dir / sha
-                with open(dest, "wb") as w:
+                w = None
+                if blob_dir is not None:
+                    blob_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    w = open(blob_dir / sha, "wb")
+                try:
                     while chunk := f.read(CHUNK):
                         h.update(chunk)
                         n += len(chunk)
-                        w.write(chunk)
+                        if w is not None:
+                            w.write(chunk)
+                finally:
+                    if w is not None:
+                        w.close()
                 seen[name] = (h.hexdigest(), n)
-                blobs[sha] = dest
+                if blob_dir is not None:
+                    blobs[sha] = blob_dir / sha
     except (tarfile.TarError, EOFError, OSError) as e:
         raise BundleRefused(f"file: {str(path)!r} is truncated or damaged ({e}); nothing applied", "file") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

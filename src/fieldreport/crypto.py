@@ -53,6 +53,22 @@ class Keys:
         return "Keys(<hidden>)"
 
 
+_BLOB_KEYS: dict[str, bytes] = {}
+
+
+def register_blob_key(root: Path, key: bytes) -> None:
+    """Remember the photo key of a blob folder for this process (set when the CLI unlocks)."""
+    _BLOB_KEYS[os.path.abspath(root)] = key
+
+
+def registered_blob_key(root: Path) -> bytes | None:
+    return _BLOB_KEYS.get(os.path.abspath(root)) if _BLOB_KEYS else None
+
+
+def forget_blob_key(root: Path) -> None:
+    _BLOB_KEYS.pop(os.path.abspath(root), None)
+
+
 def keyfile_path(data_dir: Path) -> Path:
     return Path(data_dir) / "fieldreport.key"
 
@@ -314,9 +330,10 @@ def encrypt_laptop(paths, passphrase: str) -> dict:
     counts: dict = {}
     if paths.store.exists() and cipher.is_plain_file(paths.store):
         try:
-            counts = cipher.convert(paths.store, old_key=None, new_key=keys.db)
+            counts = cipher.convert(paths.store, old_key=None, new_key=keys.db, timeout=_busy_s())
         except cipher.StoreInUse as e:
             raise StoreLocked(str(e)) from None
+    register_blob_key(paths.blobs, keys.blob)
     photos, damaged = _reseal_all(BlobStore(paths.blobs, keys.blob), keys.blob)
     return {"encrypted": True, "reports": counts.get("reports"), "photos_converted": photos, "damaged_photos": damaged}
 
@@ -334,7 +351,7 @@ def decrypt_laptop(paths, passphrase: str) -> dict:
     counts: dict = {}
     if paths.store.exists() and not cipher.is_plain_file(paths.store):
         try:
-            counts = cipher.convert(paths.store, old_key=keys.db, new_key=None)
+            counts = cipher.convert(paths.store, old_key=keys.db, new_key=None, timeout=_busy_s())
         except cipher.StoreInUse as e:
             raise StoreLocked(str(e)) from None
     photos, damaged = _reseal_all(BlobStore(paths.blobs, keys.blob), None)
@@ -342,7 +359,14 @@ def decrypt_laptop(paths, passphrase: str) -> dict:
         raise FieldReportError(f"decrypt: {len(damaged)} photo(s) could not be decrypted (damaged); the keyfile is "
                                f"kept so they stay readable — run `fieldreport verify`")
     remove_keyfile(paths.data_dir)
+    forget_blob_key(paths.blobs)
     return {"encrypted": False, "reports": counts.get("reports"), "photos_converted": photos, "damaged_photos": damaged}
+
+
+def _busy_s() -> float:
+    from .store import _busy_ms
+
+    return _busy_ms() / 1000
 
 
 def _reseal_all(bs, key: bytes | None) -> tuple[int, list[str]]:

@@ -222,6 +222,9 @@ def convert(path: Path, *, old_key: str | None, new_key: str | None, timeout: fl
             src.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             mode = src.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
         except cipher.Error as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise StoreInUse("the store is open in another fieldreport process (a sync?); let it finish and "
+                                 "try again") from None
             raise _tr(e) from None
         if str(mode).lower() != "delete":
             raise StoreInUse("the store is open in another fieldreport process (a sync?); let it finish and try again")
@@ -239,7 +242,11 @@ def convert(path: Path, *, old_key: str | None, new_key: str | None, timeout: fl
         finally:
             os.umask(old)
         try:
-            src.execute("BEGIN EXCLUSIVE")
+            try:
+                src.execute("BEGIN EXCLUSIVE")
+            except cipher.OperationalError:
+                raise StoreInUse("the store is open in another fieldreport process (a sync?); let it finish and "
+                                 "try again") from None
             src.execute("SELECT sqlcipher_export('converted')")
             src.execute(f"PRAGMA converted.user_version = {int(before['__user_version__'])}")
             src.execute("COMMIT")

@@ -47,7 +47,17 @@ class BlobStore:
 
     def __init__(self, root: Path, key: bytes | None = None):
         self.root = root
-        self.key = key
+        self._key = key
+
+    @property
+    def key(self) -> bytes | None:
+        """The photo key: the one given, else the one this process unlocked for this folder
+        (so a BlobStore made anywhere after the passphrase was given reads and seals alike)."""
+        if self._key is not None:
+            return self._key
+        from .crypto import registered_blob_key
+
+        return registered_blob_key(self.root)
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256

@@ -75,10 +75,12 @@ def keys_for(paths):
     given = os.environ.get("FIELDREPORT_PASSPHRASE")
     cached = _KEYS.get(slot)
     if cached and (given is None or cached[0] == hashlib.sha256(given.encode()).digest()):
+        crypto.register_blob_key(paths.blobs, cached[1].blob)
         return cached[1]
     passphrase = given if given is not None else ask_passphrase()
     keys = crypto.unlock(paths.data_dir, passphrase)
     _KEYS[slot] = (hashlib.sha256(passphrase.encode()).digest(), keys)
+    crypto.register_blob_key(paths.blobs, keys.blob)
     return keys
 
 

@@ -56,7 +56,7 @@ def create(store, paths, blobstore, *, out: str | os.PathLike | None = None) -> 
     blobs, missing = [], []
     for sha, entry in uniq.items():
         path = Path(entry.get("path") or blobstore.path(sha))
-        if opener is not None and entry.get("role", "original") == "original" and blobstore.has(sha):
+        if opener is not None and blobstore.has(sha):  # copies too: sealed on an encrypted laptop
             blobs.append((sha, lambda s=sha: opener(s)))
         elif path.exists():
             blobs.append((sha, lambda p=path: open(p, "rb")))

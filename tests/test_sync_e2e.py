@@ -246,3 +246,19 @@ def test_both_hub_databases(profile, home, any_hub, short):
         assert_exactly_once(lap)
     finally:
         lap.close()
+
+
+def test_laptop_edit_after_station_route_agrees_with_the_hub(lap, short):
+    from fieldreport import reports
+
+    rid = lap.add(1)[0]["id"]
+    lap.sync()
+    lap.hub.store.station().route(rid, "fire_rescue")
+    reports.update(lap.store, lap.blobs, rid, dept="housing", author="A1024")
+    assert lap.sync()["outcome"] == "done"
+    hub_dept = hub_reports(lap.hub, lap.device_id)[rid]["dept"]
+    assert lap.store.report(rid)["dept"] == hub_dept
+    lap.hub.store.station().route(rid, "market_supervision")
+    lap.sync()
+    assert lap.store.report(rid)["dept"] == "market_supervision" == hub_reports(lap.hub, lap.device_id)[rid]["dept"]
+    assert lap.store.report(rid)["status"] == hub_reports(lap.hub, lap.device_id)[rid]["status"]

@@ -295,3 +295,24 @@ def test_retry_after_is_honoured_and_remembered(dev):
     calls = []
     res = sync(store, hub, blobs, lambda p: calls.append(p), max_time=5)
     assert res["stopped"] == "hub_asked_to_wait" and calls == []
+
+
+def test_local_edit_pushed_after_a_station_decision_wins_like_on_the_hub(dev):
+    """Station routes (older), then the laptop's dept edit reaches the hub (newer, last writer
+    wins there): the pulled, older route must not overwrite the laptop — both must agree."""
+    from fieldreport import reports
+
+    store, blobs = dev
+    rid = add(store, blobs, 1)[0]["id"]
+    hub = MemoryHub()
+    sync(store, hub, blobs)
+    hub.station_route(rid, "fire_rescue")
+    reports.update(store, blobs, rid, dept="housing", author="A1024")
+    res = sync(store, hub, blobs)
+    assert res["outcome"] == "done"
+    assert hub.reports[rid]["fields"]["dept"] == "housing"
+    assert store.report(rid)["dept"] == "housing"
+    # a later station decision does apply
+    hub.station_route(rid, "market_supervision")
+    sync(store, hub, blobs)
+    assert store.report(rid)["dept"] == "market_supervision"

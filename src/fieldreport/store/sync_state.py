@@ -113,7 +113,10 @@ def mark_results(store, rows: list[tuple], resp: dict[str, Any], *, check_rollba
                 status_fix.append((row, cur["status"]))
         if res.get("case_code") and row[2] == "report.create":
             codes.append((res["case_code"], row[3]))
-        updates.append((state, _dumps({k: v for k, v in res.items() if v is not None}), now, epoch, row[0]))
+        stored = {k: v for k, v in res.items() if v is not None}
+        if st != "duplicate" and resp.get("hub_time"):
+            stored["hub_time"] = resp["hub_time"]   # when the hub committed it (orders it against station changes)
+        updates.append((state, _dumps(stored), now, epoch, row[0]))
     m.unanswered = len(rows) - len(updates)
     with store.write() as c:
         c.executemany("UPDATE outbox SET state = ?, result = ?, acked_at = ?, epoch = ?, last_error = NULL, "
@@ -255,6 +258,34 @@ def _pending_payload(c: sqlite3.Connection, entity: str, type_: str, field_: str
     return None
 
 
+def _parse_ts(ts: str | None):
+    import datetime as _dt
+
+    if not ts:
+        return None
+    try:
+        d = _dt.datetime.fromisoformat(ts)
+    except ValueError:
+        return None
+    return d if d.tzinfo else d.replace(tzinfo=_dt.timezone.utc)
+
+
+def _local_is_newer(c: sqlite3.Connection, entity: str, type_: str, field_: str | None, change_ts: str | None) -> bool:
+    """Whether this laptop's latest acknowledged edit of the field reached the hub after the
+    station's change: the hub then holds the laptop's value (last writer by commit order), so
+    the older station change must not overwrite it here."""
+    cts = _parse_ts(change_ts)
+    if cts is None:
+        return False
+    for p, r in c.execute("SELECT payload, result FROM outbox WHERE entity = ? AND type = ? AND state = 'acked' "
+                          "ORDER BY seq DESC", (entity, type_)):
+        if field_ is not None and json.loads(p).get("field") != field_:
+            continue
+        ht = _parse_ts(json.loads(r or "{}").get("hub_time"))
+        return ht is not None and ht > cts
+    return False
+
+
 def _conflict(c, entity: str, field_: str, local, hub, now: str) -> None:
     lv, hv = _dumps(local), _dumps(hub)
     dup = c.execute("SELECT 1 FROM conflicts WHERE entity = ? AND field = ? AND local_value IS ? AND hub_value IS ? "
@@ -282,19 +313,23 @@ def _apply_change(store, c: sqlite3.Connection, ch: dict, hooks: dict, now: str)
     if t == "report.case_code":
         c.execute("UPDATE reports SET case_code = ? WHERE id = ?", (p.get("case_code"), ent))
     elif t == "report.status":
+        if p.get("note"):
+            c.execute("INSERT OR IGNORE INTO notes (id, report_id, text, author, created_at, source) VALUES (?,?,?,?,?,'hub')",
+                      (_note_id(ch), ent, p["note"], p.get("by"), ts))
         mine = _pending_payload(c, ent, "report.status")
         if mine is not None and mine.get("to") != p.get("to"):
             _conflict(c, ent, "status", mine.get("to"), p.get("to"), now)
             return "conflict"
+        if _local_is_newer(c, ent, "report.status", None, ch.get("ts")):
+            return "kept"
         c.execute("UPDATE reports SET status = ?, updated_at = ? WHERE id = ?", (p.get("to"), now, ent))
-        if p.get("note"):
-            c.execute("INSERT OR IGNORE INTO notes (id, report_id, text, author, created_at, source) VALUES (?,?,?,?,?,'hub')",
-                      (_note_id(ch), ent, p["note"], p.get("by"), ts))
     elif t == "report.route":
         mine = _pending_payload(c, ent, "report.set", "dept")
         if mine is not None and mine.get("new") != p.get("dept"):
             _conflict(c, ent, "dept", mine.get("new"), p.get("dept"), now)
             return "conflict"
+        if _local_is_newer(c, ent, "report.set", "dept", ch.get("ts")):
+            return "kept"
         c.execute("UPDATE reports SET dept = ?, updated_at = ? WHERE id = ?", (p.get("dept"), now, ent))
     elif t == "report.assign":
         c.execute("UPDATE reports SET assigned_to = ?, updated_at = ? WHERE id = ?", (p.get("officer_id"), now, ent))

@@ -20,10 +20,17 @@ from .transport import HubRefused, LinkError, Stats
 SETTABLE = ("level", "dept", "deadline", "title", "details", "place", "lat", "lon")
 
 
-def _now() -> str:
-    import datetime as _dt
+_last = [0.0]
 
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+def _now() -> str:
+    """Hub time, strictly increasing (the real hub's clock, ms, rarely ties; here never)."""
+    import datetime as _dt
+    import time
+
+    t = max(time.time(), _last[0] + 0.001)
+    _last[0] = t
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 class MemoryHub:

@@ -148,13 +148,15 @@ class HubStore:
             self._prefix = self.meta("case_prefix") or "HB"
         return self._prefix
 
+    _BUMP = (t.counters.update().where(t.counters.c.name == sa.bindparam("b_name"))
+             .values(value=t.counters.c.value + sa.bindparam("b_by")).returning(t.counters.c.value))
+
     def _bump(self, c: sa.Connection, name: str, by: int = 1) -> int:
         """Add ``by`` to counter ``name`` (made at 0 if absent) and return the new value. The
         row stays locked until the transaction ends: this is what orders cursors by commit."""
-        row = c.execute(t.counters.update().where(t.counters.c.name == name)
-                        .values(value=t.counters.c.value + by).returning(t.counters.c.value)).first()
+        row = c.execute(self._BUMP, {"b_name": name, "b_by": by}).first()
         if row is None:
-            c.execute(t.counters.insert().values(name=name, value=by))
+            c.execute(t.counters.insert(), {"name": name, "value": by})
             return by
         return int(row[0])
 

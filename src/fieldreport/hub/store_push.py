@@ -33,12 +33,13 @@ def push(store, device: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, 
                                .with_for_update()).first()
             if locked is None:
                 raise Forbidden("this device is not enrolled", "device_id")
-            batch = _Batch(store, c, device)
+            batch = _Batch(store, c, device, ops)
             results = {op["op_id"]: None for op in ops}
             for op in sorted(ops, key=lambda o: o["seq"]):
                 res = batch.one(op)
                 if results.get(op["op_id"]) is None:
                     results[op["op_id"]] = res
+            batch.flush()
             acked = _advance(c, dev_id, int(locked.acked_through))
             store.emit(c, batch.changes)
     except sa.exc.IntegrityError:
@@ -66,31 +67,95 @@ def _advance(c: sa.Connection, dev_id: str, acked: int) -> int:
         if s != new + 1:
             break
         new = s
-    c.execute(t.devices.update().where(t.devices.c.device_id == dev_id)
-              .values(acked_through=new, last_seen_at=ids.utc_now_iso()))
+    c.execute(_SET_ACKED, {"b_dev": dev_id, "acked_through": new, "last_seen_at": ids.utc_now_iso()})
     return new
 
 
+def _by(col, name: str = "b_key"):
+    return col == sa.bindparam(name)
+
+
+# Statements built once: per-operation SQL then costs only its parameters.
+_SET_ACKED = t.devices.update().where(_by(t.devices.c.device_id, "b_dev"))
+_SET_COUNTER = t.counters.update().where(_by(t.counters.c.name))
+_SEL_REPORT = sa.select(t.reports).where(_by(t.reports.c.id)).with_for_update()
+_UPD_REPORT = t.reports.update().where(_by(t.reports.c.id))
+_SEL_NOTE = sa.select(t.notes.c.note_id).where(_by(t.notes.c.note_id))
+_SEL_PREMISES = sa.select(t.premises).where(_by(t.premises.c.id)).with_for_update()
+_UPD_PREMISES = t.premises.update().where(_by(t.premises.c.id))
+_SEL_INSPECTION = sa.select(t.inspections).where(_by(t.inspections.c.id))
+_UPD_INSPECTION = t.inspections.update().where(_by(t.inspections.c.id))
+# the order in which collected rows are written (a report before its parties, photos, notes)
+_FLUSH_ORDER = (t.reports, t.parties, t.photos, t.notes, t.premises, t.inspections, t.answers, t.history, t.ops)
+
+
 class _Batch:
-    def __init__(self, store, c: sa.Connection, device: dict[str, Any]):
+    """One batch inside one transaction. What the batch needs to know about the database (held
+    operations, taken seqs, the hashes before it, which entities exist) is read once up front;
+    new rows are collected and written together by :meth:`flush` — before any read that
+    needs them, and at the end."""
+
+    def __init__(self, store, c: sa.Connection, device: dict[str, Any], ops: list[dict[str, Any]]):
         self.store, self.c, self.device = store, c, device
         self.changes: list[dict[str, Any]] = []
+        self.rows: dict[Any, list[dict[str, Any]]] = {tbl: [] for tbl in _FLUSH_ORDER}
         self.chain_ok = True
         self.now = ids.utc_now_iso()
+        self.held: dict[str, tuple[str, dict]] = {}
+        self.seq_owner: dict[int, str] = {}
+        self.hash_at: dict[int, str] = {}
+        self.exists: set[str] = set()
+        self.case_next: dict[str, int] = {}      # counter name -> last number given in this batch
+        self.case_written: dict[str, int] = {}   # counter name -> value the counter row holds now
+        if ops:
+            self._prefetch(ops)
+
+    def _prefetch(self, ops: list[dict[str, Any]]) -> None:
+        c, dev = self.c, self.device["device_id"]
+        op_ids = list({op["op_id"] for op in ops})
+        for i in range(0, len(op_ids), 500):
+            for r in c.execute(sa.select(t.ops.c.op_id, t.ops.c.status, t.ops.c.result)
+                               .where(t.ops.c.op_id.in_(op_ids[i:i + 500]))):
+                self.held[r.op_id] = (r.status, loads(r.result))
+        lo, hi = min(op["seq"] for op in ops) - 1, max(op["seq"] for op in ops)
+        for r in c.execute(sa.select(t.ops.c.seq, t.ops.c.op_id, t.ops.c.hash)
+                           .where(t.ops.c.device_id == dev, t.ops.c.seq >= lo, t.ops.c.seq <= hi)):
+            self.seq_owner[r.seq], self.hash_at[r.seq] = r.op_id, r.hash
+        creates = {}
+        for op in ops:
+            kind, _, verb = op["type"].partition(".")
+            if verb == "create" and kind in ("report", "premises", "inspection"):
+                creates.setdefault(kind, set()).add(op["entity"])
+        for kind, tbl in (("report", t.reports), ("premises", t.premises), ("inspection", t.inspections)):
+            ents = list(creates.get(kind, ()))
+            for i in range(0, len(ents), 500):
+                self.exists.update(c.execute(sa.select(tbl.c.id).where(tbl.c.id.in_(ents[i:i + 500]))).scalars())
+
+    def add(self, tbl, row: dict[str, Any]) -> None:
+        self.rows[tbl].append(row)
+
+    def flush(self) -> None:
+        for name, n in self.case_next.items():
+            if self.case_written[name] != n:
+                self.c.execute(_SET_COUNTER, {"b_key": name, "value": n})
+                self.case_written[name] = n
+        for tbl in _FLUSH_ORDER:
+            rows = self.rows[tbl]
+            if rows:
+                self.c.execute(tbl.insert(), rows)
+                self.rows[tbl] = []
 
     # ------------------------------------------------------------------ one operation
     def one(self, op: dict[str, Any]) -> dict[str, Any]:
-        c = self.c
-        held = c.execute(sa.select(t.ops.c.status, t.ops.c.result).where(t.ops.c.op_id == op["op_id"])).first()
+        held = self.held.get(op["op_id"])
         if held is not None:
-            first = loads(held.result)
-            res = {"op_id": op["op_id"], "seq": op["seq"], "status": "duplicate", "original": held.status}
+            status, first = held
+            res = {"op_id": op["op_id"], "seq": op["seq"], "status": "duplicate", "original": status}
             if first.get("case_code"):
                 res["case_code"] = first["case_code"]
             return res
         base = {"op_id": op["op_id"], "seq": op["seq"]}
-        other = c.execute(sa.select(t.ops.c.op_id).where(t.ops.c.device_id == op["device_id"],
-                                                         t.ops.c.seq == op["seq"])).scalar()
+        other = self.seq_owner.get(op["seq"])
         if other is not None:  # not recordable: the seq is taken by another operation
             return {**base, "status": "rejected", "field": "seq",
                     "reason": f"seq {op['seq']} is already held for operation {other}; the laptop's log was "
@@ -107,18 +172,20 @@ class _Batch:
         if chain:
             res["chain"] = chain
             self.chain_ok = False
-        c.execute(t.ops.insert().values(
-            op_id=op["op_id"], device_id=op["device_id"], seq=op["seq"], clock=op["clock"], ts=op["ts"],
-            type=op["type"], entity=op["entity"], payload=dumps(op["payload"]), prev_hash=op.get("prev_hash"),
-            hash=claimed, received_at=self.now, status=res["status"], result=dumps(res)))
+        self.add(t.ops, {
+            "op_id": op["op_id"], "device_id": op["device_id"], "seq": op["seq"], "clock": op["clock"], "ts": op["ts"],
+            "type": op["type"], "entity": op["entity"], "payload": dumps(op["payload"]),
+            "prev_hash": op.get("prev_hash"), "hash": claimed, "received_at": self.now, "status": res["status"],
+            "result": dumps(res)})
+        self.held[op["op_id"]] = (res["status"], res)
+        self.seq_owner[op["seq"]], self.hash_at[op["seq"]] = op["op_id"], claimed
         return res
 
     def _chain(self, op: dict[str, Any]) -> str | None:
         """Why the hash chain breaks at this operation, or None."""
         if op["seq"] == 1:
             return None if op.get("prev_hash") is None else "seq 1 must have no prev_hash"
-        prev = self.c.execute(sa.select(t.ops.c.hash).where(t.ops.c.device_id == op["device_id"],
-                                                            t.ops.c.seq == op["seq"] - 1)).scalar()
+        prev = self.hash_at.get(op["seq"] - 1)
         if prev is None or prev == op.get("prev_hash"):
             return None
         return f"prev_hash does not match the hash of seq {op['seq'] - 1} held by the hub"
@@ -130,7 +197,8 @@ class _Batch:
 
     # ------------------------------------------------------------------ reports
     def _report(self, op: dict[str, Any]):
-        rep = self.c.execute(sa.select(t.reports).where(t.reports.c.id == op["entity"]).with_for_update()).first()
+        self.flush()
+        rep = self.c.execute(_SEL_REPORT, {"b_key": op["entity"]}).first()
         if rep is None:
             raise Reject("entity", f"entity: the hub holds no report {op['entity']} (was its report.create rejected?)")
         if rep.area != self.device["area"] and rep.officer_id != self.device["officer_id"] \
@@ -139,44 +207,58 @@ class _Batch:
         return rep
 
     def _history(self, op: dict[str, Any], type_: str, detail: dict[str, Any]) -> None:
-        self.c.execute(t.history.insert().values(entity=op["entity"], op_id=op["op_id"], source="field", type=type_,
-                                                 detail=dumps(detail), by=self.device["officer_id"], at=self.now))
+        self.add(t.history, {"entity": op["entity"], "op_id": op["op_id"], "source": "field", "type": type_,
+                             "detail": dumps(detail), "by": self.device["officer_id"], "at": self.now})
 
     def _touch(self, rid: str, **values) -> None:
-        self.c.execute(t.reports.update().where(t.reports.c.id == rid).values(updated_at=self.now, **values))
+        self.c.execute(_UPD_REPORT, {"b_key": rid, "updated_at": self.now, **values})
+
+    def _created(self, op: dict[str, Any], what: str) -> None:
+        if op["entity"] in self.exists:
+            raise Reject("entity", f"entity: {what} {op['entity']} already exists on the hub")
+        self.exists.add(op["entity"])
 
     def _report_create(self, op: dict[str, Any]) -> dict[str, Any]:
-        c = self.c
-        if c.execute(sa.select(t.reports.c.id).where(t.reports.c.id == op["entity"])).first() is not None:
-            raise Reject("entity", f"entity: report {op['entity']} already exists on the hub")
         f = rules.check_report_create(op["payload"])
-        year = self.now[:4]
-        n = self.store._bump(c, f"case:{year}")
-        code = f"{self.store.prefix}-{year}-{n:06d}"
-        c.execute(t.reports.insert().values(
-            id=op["entity"], case_code=code, ref=f.get("ref"), device_id=op["device_id"],
-            officer_id=self.device["officer_id"], area=self.device["area"], kind=f["kind"], category=f.get("category"),
-            level=f.get("level"), title=f["title"], details=f.get("details") or "", place=f.get("place") or "",
-            lat=f.get("lat"), lon=f.get("lon"), premises_id=f.get("premises_id"), inspection_id=f.get("inspection_id"),
-            item_id=f.get("item_id"), dept=f.get("dept"), deadline=f.get("deadline"), status=f["status"],
-            archived=False, author=f.get("author"), created_at=f.get("created_at"), received_at=self.now,
-            updated_at=self.now))
-        if f["parties"]:
-            c.execute(t.parties.insert(), [
-                {"report_id": op["entity"], "idx": i, "name": p["name"], "role": p["role"], "id_number": p.get("id"),
-                 "phone": p.get("phone"), "address": p.get("address"), "id_verified": bool(p.get("id_verified", True))}
-                for i, p in enumerate(f["parties"])])
+        self._created(op, "report")
+        code = self._case_code()
+        rid = op["entity"]
+        self.add(t.reports, {
+            "id": rid, "case_code": code, "ref": f.get("ref"), "device_id": op["device_id"],
+            "officer_id": self.device["officer_id"], "area": self.device["area"], "kind": f["kind"],
+            "category": f.get("category"), "level": f.get("level"), "title": f["title"],
+            "details": f.get("details") or "", "place": f.get("place") or "", "lat": f.get("lat"), "lon": f.get("lon"),
+            "premises_id": f.get("premises_id"), "inspection_id": f.get("inspection_id"), "item_id": f.get("item_id"),
+            "dept": f.get("dept"), "deadline": f.get("deadline"), "status": f["status"], "assigned_to": None,
+            "archived": False, "author": f.get("author"), "created_at": f.get("created_at"), "received_at": self.now,
+            "updated_at": self.now})
+        for i, p in enumerate(f["parties"]):
+            self.add(t.parties, {"report_id": rid, "idx": i, "name": p["name"], "role": p["role"],
+                                 "id_number": p.get("id"), "phone": p.get("phone"), "address": p.get("address"),
+                                 "id_verified": bool(p.get("id_verified", True))})
         for i, ph in enumerate(f["photos"]):
-            self._photo_row(f"{op['op_id']}:{i}", op["entity"], ph)
+            self._photo_row(f"{op['op_id']}:{i}", rid, ph)
         self._history(op, "report.create", {"case_code": code, "status": f["status"]})
-        self.changes.append({"type": "report.case_code", "entity": op["entity"], "payload": {"case_code": code},
+        self.changes.append({"type": "report.case_code", "entity": rid, "payload": {"case_code": code},
                              "device_id": op["device_id"]})
         return {"status": "applied", "case_code": code}
 
+    def _case_code(self) -> str:
+        """The next case code of the year (``HB-2026-000123``). The first of a batch locks and
+        bumps the year's counter; the rest count on in memory and :meth:`flush` writes the last."""
+        year = self.now[:4]
+        name = f"case:{year}"
+        if name in self.case_next:
+            self.case_next[name] += 1
+        else:
+            self.case_next[name] = self.store._bump(self.c, name)
+            self.case_written[name] = self.case_next[name]
+        return f"{self.store.prefix}-{year}-{self.case_next[name]:06d}"
+
     def _photo_row(self, key: str, rid: str, ph: dict[str, Any]) -> None:
-        self.c.execute(t.photos.insert().values(op_id=key, report_id=rid, sha256=ph["sha256"], size=ph["size"],
-                                                mime=ph.get("mime") or "application/octet-stream",
-                                                name=ph.get("name") or "", added_at=self.now))
+        self.add(t.photos, {"op_id": key, "report_id": rid, "sha256": ph["sha256"], "size": ph["size"],
+                            "mime": ph.get("mime") or "application/octet-stream", "name": ph.get("name") or "",
+                            "added_at": self.now})
 
     def _report_set(self, op: dict[str, Any]) -> dict[str, Any]:
         rep = self._report(op)
@@ -190,9 +272,9 @@ class _Batch:
     def _report_note(self, op: dict[str, Any]) -> dict[str, Any]:
         rep = self._report(op)
         note_id, text, author = rules.check_note(op["payload"])
-        if self.c.execute(sa.select(t.notes.c.note_id).where(t.notes.c.note_id == note_id)).first() is None:
-            self.c.execute(t.notes.insert().values(note_id=note_id, report_id=rep.id, text=text, author=author,
-                                                   source="field", created_at=self.now))
+        if self.c.execute(_SEL_NOTE, {"b_key": note_id}).first() is None:
+            self.add(t.notes, {"note_id": note_id, "report_id": rep.id, "text": text, "author": author,
+                               "source": "field", "created_at": self.now})
         self._touch(rep.id)
         return {"status": "applied"}
 
@@ -211,9 +293,8 @@ class _Batch:
         frm, to, note = move
         self._touch(rep.id, status=to)
         if note:
-            self.c.execute(t.notes.insert().values(note_id=op["op_id"], report_id=rep.id, text=note,
-                                                   author=op["payload"].get("author"), source="field",
-                                                   created_at=self.now))
+            self.add(t.notes, {"note_id": op["op_id"], "report_id": rep.id, "text": note,
+                               "author": op["payload"].get("author"), "source": "field", "created_at": self.now})
         self._history(op, "report.status", {"from": frm, "to": to, "note": note})
         return {"status": "applied"}
 
@@ -225,61 +306,55 @@ class _Batch:
         return {"status": "applied"}
 
     # ------------------------------------------------------------------ premises
-    def _premises_row(self, op: dict[str, Any]):
-        row = self.c.execute(sa.select(t.premises).where(t.premises.c.id == op["entity"]).with_for_update()).first()
-        if row is None:
-            raise Reject("entity", f"entity: the hub holds no premises {op['entity']}")
-        return row
-
     def _premises_put(self, pid: str, doc: dict[str, Any], area: str | None) -> None:
         self.changes.append({"type": "premises.put", "entity": pid, "payload": {"premises": {**doc, "id": pid}},
                              "area": area})
 
     def _premises_create(self, op: dict[str, Any]) -> dict[str, Any]:
-        if self.c.execute(sa.select(t.premises.c.id).where(t.premises.c.id == op["entity"])).first() is not None:
-            raise Reject("entity", f"entity: premises {op['entity']} already exists on the hub")
         doc = rules.check_doc(op["payload"], ("name",))
-        self.c.execute(t.premises.insert().values(id=op["entity"], area=self.device["area"], device_id=op["device_id"],
-                                                  doc=dumps(doc), created_at=self.now, updated_at=self.now))
+        self._created(op, "premises")
+        self.add(t.premises, {"id": op["entity"], "area": self.device["area"], "device_id": op["device_id"],
+                              "doc": dumps(doc), "created_at": self.now, "updated_at": self.now})
         self._premises_put(op["entity"], doc, self.device["area"])
         return {"status": "applied"}
 
     def _premises_set(self, op: dict[str, Any]) -> dict[str, Any]:
-        row = self._premises_row(op)
+        self.flush()
+        row = self.c.execute(_SEL_PREMISES, {"b_key": op["entity"]}).first()
+        if row is None:
+            raise Reject("entity", f"entity: the hub holds no premises {op['entity']}")
         field = op["payload"].get("field")
         if not isinstance(field, str) or not field or field == "id" or "new" not in op["payload"]:
             raise Reject("field", "field: give {field, old, new} with a field name other than id")
         doc = loads(row.doc)
         doc[field] = op["payload"]["new"]
-        self.c.execute(t.premises.update().where(t.premises.c.id == row.id).values(doc=dumps(doc), updated_at=self.now))
+        self.c.execute(_UPD_PREMISES, {"b_key": row.id, "doc": dumps(doc), "updated_at": self.now})
         self._premises_put(row.id, doc, row.area)
         return {"status": "applied"}
 
     # ------------------------------------------------------------------ inspections
     def _inspection_row(self, op: dict[str, Any]):
-        row = self.c.execute(sa.select(t.inspections).where(t.inspections.c.id == op["entity"])).first()
+        self.flush()
+        row = self.c.execute(_SEL_INSPECTION, {"b_key": op["entity"]}).first()
         if row is None:
             raise Reject("entity", f"entity: the hub holds no inspection {op['entity']}")
         return row
 
     def _inspection_create(self, op: dict[str, Any]) -> dict[str, Any]:
-        if self.c.execute(sa.select(t.inspections.c.id).where(t.inspections.c.id == op["entity"])).first() is not None:
-            raise Reject("entity", f"entity: inspection {op['entity']} already exists on the hub")
         doc = rules.check_doc(op["payload"], ("template",))
-        self.c.execute(t.inspections.insert().values(id=op["entity"], device_id=op["device_id"],
-                                                     premises_id=doc.get("premises_id"), doc=dumps(doc),
-                                                     created_at=self.now))
+        self._created(op, "inspection")
+        self.add(t.inspections, {"id": op["entity"], "device_id": op["device_id"], "premises_id": doc.get("premises_id"),
+                                 "doc": dumps(doc), "finished": None, "created_at": self.now})
         return {"status": "applied"}
 
     def _inspection_answer(self, op: dict[str, Any]) -> dict[str, Any]:
         row = self._inspection_row(op)
         doc = rules.check_doc(op["payload"], ("item_id",))
-        self.c.execute(t.answers.insert().values(op_id=op["op_id"], inspection_id=row.id, item_id=str(doc["item_id"]),
-                                                 payload=dumps(doc), received_at=self.now))
+        self.add(t.answers, {"op_id": op["op_id"], "inspection_id": row.id, "item_id": str(doc["item_id"]),
+                             "payload": dumps(doc), "received_at": self.now})
         return {"status": "applied"}
 
     def _inspection_finish(self, op: dict[str, Any]) -> dict[str, Any]:
         row = self._inspection_row(op)
-        self.c.execute(t.inspections.update().where(t.inspections.c.id == row.id)
-                       .values(finished=dumps(op["payload"])))
+        self.c.execute(_UPD_INSPECTION, {"b_key": row.id, "finished": dumps(op["payload"])})
         return {"status": "applied"}

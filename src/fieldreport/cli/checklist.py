@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
                 " fieldreport checklist template import my.toml")(template_import)
     grp.add_typer(tpl, name="template")
     grp.command("start", help=_("Inspect a premises item by item (or continue the inspection in progress there). "
-                                "Keys: ? hint, b back, s skip, l list, n note, f photo, p pause (or Ctrl-C).") +
+                                "Keys: ? hint, b back, s skip, l list, m note, f photo, p pause (or Ctrl-C); \"no # text\" answers with a note.") +
                 "\n\n" + ex + " fieldreport checklist start P-0001 --template hotel")(start)
     grp.command("resume", help=_("Continue an inspection in progress at its first unanswered item.") + "\n\n" + ex +
                 " fieldreport checklist resume I-0001")(resume)

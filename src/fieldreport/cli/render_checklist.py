@@ -78,7 +78,7 @@ def _question(walk, st) -> None:
     if cur is not None:
         console.print("  [dim]" + _("Current answer: {answer} (Enter keeps it)").format(
             answer=_fmt_answer(it, cur["answer"])) + "[/]")
-    console.print("  [dim]" + _("? hint · b back · s skip · l list · n note · f photo · p pause") + "[/]")
+    console.print("  [dim]" + _("? hint · b back · s skip · l list · m note · f photo · p pause · answer # note") + "[/]")
 
 
 def _hint(st) -> None:
@@ -164,7 +164,7 @@ def walk(walk, *, resumed: bool = False) -> str:
                 continue
             if low == "p":
                 return "paused"
-            if low == "n":
+            if low == "m":
                 note = _ask(_("Note: ")).strip() or None
                 if st.item.id in walk.answers:
                     walk.annotate(note=note, item_id=st.item.id)
@@ -185,6 +185,10 @@ def walk(walk, *, resumed: bool = False) -> str:
                 if not walk.keep():
                     err.print(_("Type an answer (or ? for a hint, s to skip an optional item)."))
                 continue
+            if " #" in cmd or cmd.startswith("#"):
+                cmd, _sep, inline = cmd.partition("#")
+                cmd = cmd.strip()
+                note = inline.strip() or note
             try:
                 res, rule = walk.answer(cmd, note=note, photo=photo)
             except InputError as e:

@@ -70,6 +70,30 @@ def register(app: typer.Typer) -> None:
             continue
         mod.register_hub(hub)
     app.add_typer(hub, name="hub")
+    app.command("login", help=_("Enroll this laptop with the station's hub using the one-time code the station "
+                                "gave you. The token is kept in the config folder (mode 600).") + "\n\n" + ex +
+                " fieldreport login https://hub.example.org K7QF-2MXD-9TPA")(login)
+
+
+def login(
+    hub_url: str = typer.Argument(..., help=_("The hub's URL.")),
+    code: str = typer.Argument(..., help=_("The enrollment code from the station.")),
+    ca_bundle: str = typer.Option(None, "--ca-bundle", help=_("The station's own certificate (PEM), if it has one.")),
+    as_json: bool = _json_opt(),
+):
+    from .. import enroll
+    from . import render_hub
+    from .common import env
+
+    e = env()
+    try:
+        out = enroll.login(e.paths, e.profile, hub_url, code, ca_bundle=ca_bundle)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json(out)
+    else:
+        render_hub.logged_in(out)
 
 
 def init(

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from .. import taxonomy as tx
 from ..i18n import _, lang
-from .render import console, local_time
+from .render import console, err, local_time
 
 
 def _n(vocab, code):
@@ -108,3 +108,11 @@ def backed_up(out: dict[str, Any]) -> None:
 def restored(out: dict[str, Any]) -> None:
     console.print(_("Restored. New epoch {epoch}: each laptop re-sends at its next sync what the hub may have "
                     "lost.").format(**out))
+
+
+def logged_in(out: dict[str, Any]) -> None:
+    console.print(_("Enrolled with {url} as {officer} ({area}). `fieldreport sync` sends your reports.").format(
+        url=out["hub_url"], officer=out["officer_id"], area=out["area"] or "—"))
+    if out["officer_mismatch"]:
+        err.print(_("Warning: the station enrolled this laptop for officer {officer}, but your profile says "
+                    "otherwise; check `fieldreport init`.").format(officer=out["officer_id"]))

@@ -228,6 +228,13 @@ class HttpTransport:
     def health(self) -> dict[str, Any]:
         return self._do("GET", "/v1/health").data
 
+    def enroll(self, code: str, device_id: str, name: str | None) -> dict[str, Any]:
+        """POST /v1/enroll (no token yet): spend a one-time code for this laptop's token."""
+        body = json.dumps({"code": code, "device_id": device_id, "name": name}, ensure_ascii=False).encode()
+        data = self._do("POST", "/v1/enroll", body=body, headers={"Content-Type": "application/json"}).data
+        _require(data, ("token", "device_id", "officer_id", "epoch"), self.base)
+        return data
+
     def push(self, body: bytes) -> dict[str, Any]:
         gz, hdrs = self._gz(body)
         data = self._do("POST", "/v1/push", body=gz, headers=hdrs).data

@@ -177,7 +177,10 @@ def apply_answers(walk: Walk, entries: dict[str, dict[str, Any]], base: Path | N
     is saved. Then save each answer in its own transaction; optional items not given are
     recorded as skipped. Returns the number of answers saved."""
     check_entries(walk.template, walk.inspection.get("items"), entries, set(walk.answers), walk.blobs, base)
-    resolve = lambda p: _resolve(p, base)  # noqa: E731
+
+    def resolve(p: str | None) -> str | None:
+        return _resolve(p, base)
+
     n = 0
     for st in walk.steps:
         e = entries.get(st.item.id)
@@ -339,8 +342,10 @@ def finish(store, blobs, walk: Walk, *, author: str | None, today: _dt.date | No
         if have is None:
             rule = walk.outcome_of(walk.template.item(item_id))[1]
             fields = hazard_fields(walk.template, prem, insp, item_id, a["answer"], a["note"], rule, a["photo"], today)
-            have = reports.add(store, blobs, fields, author=author)
-        created.append({"id": have["id"], "ref": have["ref"], "item_id": item_id, "code": entry["code"]})
+            have = dict(reports.add(store, blobs, fields, author=author), deadline=fields["deadline"],
+                        level=fields["level"], dept=fields["dept"])
+        created.append({"id": have["id"], "ref": have["ref"], "item_id": item_id, "code": entry["code"],
+                        "level": have["level"], "dept": have["dept"], "deadline": have["deadline"]})
     summ["hazards"] = created
     summ["closed"] = closed
     summ["still_open"] = still_open

@@ -16,6 +16,8 @@ def apply_template_put(store, conn, payload: dict[str, Any]) -> dict[str, Any]:
     from .template import TemplateError, validate
 
     body = payload.get("template", payload) if isinstance(payload, dict) else payload
+    if isinstance(body, dict) and body.get("id") and not body.get("name"):
+        body = dict(body, name=body["id"])  # the hub keys templates by ``id``
     try:
         tpl = validate(body, source="hub template")
         status = cs.store_template_in(conn, tpl.body(), "hub")

@@ -153,6 +153,7 @@ class Template(BaseModel):
 
     format: Literal[1] = 1
     name: str = Field(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")
+    id: str | None = None  # the hub publishes templates by ``id``: when given it must equal ``name``
     version: int = Field(ge=1)
     premises_type: str
     title: Text
@@ -259,6 +260,8 @@ def _semantic(raw: Any) -> list[tuple[tuple, str]]:
     out: list[tuple[tuple, str]] = []
     if not isinstance(raw, dict) or not isinstance(raw.get("sections"), list):
         return out
+    if raw.get("id") is not None and raw.get("name") is not None and raw["id"] != raw["name"]:
+        out.append((("id",), f"id {raw['id']!r} must equal name {raw['name']!r} (or be left out)"))
     items: dict[str, tuple] = {}
     types: dict[str, tuple[str, set[str]]] = {}
     sec_ids: dict[str, int] = {}

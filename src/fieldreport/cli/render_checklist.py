@@ -231,17 +231,13 @@ def summary(walk, s: dict[str, Any]) -> None:
     console.print(t)
     if s["hazards"]:
         ht = Table(title=_("Hazard reports recorded (rectification recommended)"))
-        for h in (_("Ref"), _("Item"), _("Code"), _("Level"), _("Department"), _("Deadline")):
+        for h in (_("Ref"), _("Finding"), _("Code"), _("Level"), _("Department"), _("Deadline")):
             ht.add_column(h, overflow="fold")
-        by_item = {e["item_id"]: e for e in s["items"]}
-        from datetime import date, timedelta
-
         for h in s["hazards"]:
-            e = by_item[h["item_id"]]
             item = walk.template.item(h["item_id"])
-            dl = (date.today() + timedelta(days=e["deadline_days"])).isoformat()
-            ht.add_row(h["ref"], item.text.get(lang()), e["code"], _n(tx.LEVELS, e["level"]),
-                       _n(tx.DEPARTMENTS, e.get("dept")) or "—", dl)
+            what = (item.finding or item.text).get(lang())
+            ht.add_row(h["ref"], what, h["code"], _n(tx.LEVELS, h.get("level")), _n(tx.DEPARTMENTS, h.get("dept")) or "—",
+                       h.get("deadline") or "—")
         console.print(ht)
     if s.get("closed"):
         console.print(_("Re-inspection passed, closed: {refs}").format(refs=", ".join(h["ref"] for h in s["closed"])))

@@ -347,7 +347,8 @@ def finish_inspection(store, iid: str, summary: dict[str, Any]) -> dict[str, Any
 
 def hazard_for_item(store, iid: str, item_id: str) -> dict[str, Any] | None:
     """The hazard report already made for this inspection's item (finishing is re-runnable)."""
-    return _one(store.conn, "SELECT id, ref FROM reports WHERE inspection_id = ? AND item_id = ? LIMIT 1",
+    return _one(store.conn, "SELECT id, ref, deadline, level, dept FROM reports WHERE inspection_id = ? AND item_id = ? "
+                            "LIMIT 1",
                 (iid, item_id))
 
 

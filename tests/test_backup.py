@@ -275,3 +275,34 @@ def test_backup_while_sync_runs_restores_consistent(cli, profile, home, hub, tmp
         c.close()
         assert mine <= held
     assert acked == sorted(acked) and acked[-1] > 0, acked
+
+
+def test_encrypted_laptop_backup_stays_encrypted(cli, profile, home, tmp_path, monkeypatch):
+    monkeypatch.setenv("FIELDREPORT_PASSPHRASE", "correct horse battery staple 42")
+    photo = tmp_path / "p.png"
+    photo.write_bytes(PNG)
+    _add(cli, "加密前的燃气隐患", "--photo", photo)
+    r = cli("encrypt")
+    assert r.code == 0, r.err
+    _add(cli, "加密后的燃气隐患")
+    r = cli("backup", "--out", tmp_path / "enc.tar", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["blobs"] == 1 and r.json()["missing_blobs"] == []
+    raw = (tmp_path / "enc.tar").read_bytes()
+    assert "燃气隐患".encode() not in raw and PNG[8:200] not in raw  # no plaintext: store and photo stay sealed
+    with tarfile.open(tmp_path / "enc.tar") as t:
+        assert "fieldreport.key" in t.getnames()
+    new_home = tmp_path / "laptop2"
+    monkeypatch.setenv("FIELDREPORT_HOME", str(new_home))
+    r = cli("restore", tmp_path / "enc.tar", "--json")
+    assert r.code == 0, r.err
+    assert sorted(x["title"] for x in cli("list", "--json").json()) == ["加密前的燃气隐患", "加密后的燃气隐患"]
+    r = cli("doctor", "--offline", "--json")
+    assert r.code == 0, r.out
+    checks = {c["check"]: c["status"] for c in json.loads(r.out)["checks"]}
+    assert checks["photos"] == "ok" and checks["store"] == "ok"
+    # keep both queues on an encrypted laptop too
+    _add(cli, "恢复后的报告")
+    r = cli("restore", tmp_path / "enc.tar", "--force", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["merged"]["ops_kept_seq"] == 1 and r.json()["unacknowledged"] == 3

@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, ids
+from .i18n import _
 from .errors import FieldReportError, InputError, StoreCorrupt
 
 FORMAT = "fieldreport-backup"
+KEYFILE_MEMBER = "fieldreport.key"
 VERSION = 1
 CHUNK = 1 << 20
 
@@ -72,33 +74,43 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def create(store, paths, *, out: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Write a backup archive; returns its summary (path, sizes, counts, missing blobs)."""
-    from .store import offline
+def create(store, paths, *, out: str | os.PathLike | None = None, blobstore=None,
+           key: str | None = None) -> dict[str, Any]:
+    """Write a backup archive; returns its summary (path, sizes, counts, missing blobs).
+
+    On an encrypted laptop the snapshot stays encrypted (SQLCipher's ``VACUUM INTO`` keeps the
+    key), photos are copied sealed as they are, and the keyfile (itself locked by the
+    passphrase) goes with them: the backup is no more readable than the laptop."""
+    from . import crypto
+    from .blobs import BlobStore
+    from .store import Store, offline
+
+    blobstore = blobstore or BlobStore(paths.blobs)
 
     target = Path(out) if out else Path.cwd() / default_name()
     if target.is_dir():
         target = target / default_name()
     if not target.parent.exists():
-        raise InputError(f"out: the folder {str(target.parent)!r} does not exist", "out")
+        raise InputError(_("out: the folder {parent} does not exist").format(parent=repr(str(target.parent))), "out")
     work = Path(tempfile.mkdtemp(prefix=".fieldreport-backup-", dir=paths.data_dir))
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
         snap = work / "fieldreport.db"
         offline.snapshot(store, snap)
-        import sqlite3
-
-        sc = sqlite3.connect(str(snap))
+        snap_store = Store.open(snap, key=key)
         try:
+            sc = snap_store.conn
             hashes = offline.blob_hashes(sc)
             counts = {"reports": sc.execute("SELECT count(*) FROM reports").fetchone()[0],
                       "outbox": sc.execute("SELECT count(*) FROM outbox").fetchone()[0],
-                      "unacknowledged": sc.execute("SELECT count(*) FROM outbox WHERE state NOT IN "
-                                                   "('acked', 'discarded')").fetchone()[0]}
-            max_seq = sc.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+                      "unacknowledged": offline.unacked_count(snap_store)}
+            max_seq = offline.max_seq(snap_store)
             dev = sc.execute("SELECT value FROM meta WHERE key = 'device_id'").fetchone()
+            offline.checkpoint(snap_store)
         finally:
-            sc.close()
+            snap_store.close()
+        for suffix in ("-wal", "-shm"):
+            Path(str(snap) + suffix).unlink(missing_ok=True)
         files: dict[str, dict[str, Any]] = {}
         missing: list[str] = []
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -107,25 +119,28 @@ def create(store, paths, *, out: str | os.PathLike | None = None) -> dict[str, A
                 digest, size = _sha256_file(snap)
                 tar.add(str(snap), arcname="fieldreport.db")
                 files["fieldreport.db"] = {"sha256": digest, "size": size}
-                if paths.profile.exists():
-                    data = paths.profile.read_bytes()
-                    _add_bytes(tar, "profile.json", data)
-                    files["profile.json"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-                blob_root = paths.blobs
+                extras = [("profile.json", paths.profile)]
+                kf = crypto.keyfile_path(paths.data_dir)
+                if kf.exists():
+                    extras.append((KEYFILE_MEMBER, kf))
+                for name, src in extras:
+                    if src.exists():
+                        data = src.read_bytes()
+                        _add_bytes(tar, name, data)
+                        files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                 for h in hashes:
-                    src = blob_root / h[:2] / h
-                    if not src.exists():
+                    src = blobstore.path(h)
+                    # a missing or damaged photo is not carried as if it were whole
+                    if not src.exists() or not blobstore.verify(h):
                         missing.append(h)
                         continue
-                    digest, size = _sha256_file(src)
-                    if digest != h:
-                        missing.append(h)  # a damaged photo is not carried as if it were whole
-                        continue
+                    digest, size = _sha256_file(src)  # the bytes as stored (sealed on an encrypted laptop)
                     tar.add(str(src), arcname=f"blobs/{h}")
                     files[f"blobs/{h}"] = {"sha256": digest, "size": size}
                 manifest = {"format": FORMAT, "version": VERSION, "fieldreport": __version__,
                             "created_at": ids.now_iso(), "device_id": dev[0] if dev else None, "counts": counts,
                             "max_seq": max_seq, "blobs": len(hashes) - len(missing), "missing_blobs": missing,
+                            "encrypted": kf.exists(),
                             "files": files}
                 _add_bytes(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
             raw.flush()
@@ -148,11 +163,11 @@ def read_archive(path: str | os.PathLike, dest: Path) -> dict[str, Any]:
     InputError naming what is wrong (not a backup, truncated, a member that does not match)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"file: {str(path)!r} does not exist or is not a file", "file")
+        raise InputError(_("file: {path} does not exist or is not a file").format(path=repr(str(path))), "file")
     try:
         tar = tarfile.open(p, mode="r:")
     except (tarfile.TarError, OSError) as e:
-        raise InputError(f"file: {str(path)!r} is not a fieldreport backup ({e})", "file") from None
+        raise InputError(_("file: {path} is not a fieldreport backup ({e})").format(path=repr(str(path)), e=e), "file") from None
     seen: dict[str, tuple[str, int]] = {}
     manifest = None
     try:
@@ -160,7 +175,7 @@ def read_archive(path: str | os.PathLike, dest: Path) -> dict[str, Any]:
             for m in tar:
                 name = m.name
                 if not m.isfile() or name.startswith("/") or ".." in Path(name).parts:
-                    raise InputError(f"file: {str(path)!r} holds an unexpected member {name!r}; not restored", "file")
+                    raise InputError(_("file: {path} holds an unexpected member {name}; not restored").format(path=repr(str(path)), name=repr(name)), "file")
                 f = tar.extractfile(m)
                 data_h = hashlib.sha256()
                 n = 0
@@ -169,7 +184,7 @@ def read_archive(path: str | os.PathLike, dest: Path) -> dict[str, Any]:
                     try:
                         manifest = json.loads(raw)
                     except ValueError:
-                        raise InputError(f"file: the manifest of {str(path)!r} is damaged", "file") from None
+                        raise InputError(_("file: the manifest of {path} is damaged").format(path=repr(str(path))), "file") from None
                     continue
                 out = dest / name
                 out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -180,57 +195,70 @@ def read_archive(path: str | os.PathLike, dest: Path) -> dict[str, Any]:
                         w.write(chunk)
                 seen[name] = (data_h.hexdigest(), n)
     except tarfile.TarError as e:
-        raise InputError(f"file: {str(path)!r} is truncated or damaged ({e}); not restored", "file") from None
+        raise InputError(_("file: {path} is truncated or damaged ({e}); not restored").format(path=repr(str(path)), e=e), "file") from None
     except (EOFError, OSError) as e:
-        raise InputError(f"file: {str(path)!r} is truncated or damaged ({e}); not restored", "file") from None
+        raise InputError(_("file: {path} is truncated or damaged ({e}); not restored").format(path=repr(str(path)), e=e), "file") from None
     if manifest is None or manifest.get("format") != FORMAT:
-        raise InputError(f"file: {str(path)!r} has no backup manifest (truncated, or not a fieldreport backup); "
-                         "not restored", "file")
+        raise InputError(_("file: {path} has no backup manifest (truncated, or not a fieldreport backup); "
+                         "not restored").format(path=repr(str(path))), "file")
     if int(manifest.get("version", 0)) > VERSION:
-        raise InputError(f"file: the backup was made by a newer fieldreport (format {manifest.get('version')}); "
-                         "upgrade fieldreport", "file")
+        raise InputError(_("file: the backup was made by a newer fieldreport (format {version}); "
+                         "upgrade fieldreport").format(version=manifest.get('version')), "file")
     files = manifest.get("files") or {}
     for name, meta in files.items():
         got = seen.get(name)
         if got is None:
-            raise InputError(f"file: {name} is missing from the backup (truncated); not restored", "file")
+            raise InputError(_("file: {name} is missing from the backup (truncated); not restored").format(name=name), "file")
         if got[0] != meta.get("sha256") or got[1] != meta.get("size"):
-            raise InputError(f"file: {name} in the backup does not match its sha256 (damaged or altered); "
-                             "not restored", "file")
+            raise InputError(_("file: {name} in the backup does not match its sha256 (damaged or altered); "
+                             "not restored").format(name=name), "file")
     extra = set(seen) - set(files)
     if extra:
-        raise InputError(f"file: the backup holds {sorted(extra)[0]!r}, which its manifest does not list; "
-                         "not restored", "file")
+        raise InputError(_("file: the backup holds {value}, which its manifest does not list; "
+                         "not restored").format(value=repr(sorted(extra)[0])), "file")
     if "fieldreport.db" not in files:
-        raise InputError("file: the backup holds no store; not restored", "file")
+        raise InputError(_("file: the backup holds no store; not restored"), "file")
     return manifest
 
 
-def restore(paths, path: str | os.PathLike, *, force: bool = False, key: str | None = None) -> dict[str, Any]:
+def restore(paths, path: str | os.PathLike, *, force: bool = False, key_for=None) -> dict[str, Any]:
     """Restore a backup over the laptop's store (see the module docstring). Nothing is changed
-    unless every check passes."""
-    import sqlite3
-
+    unless every check passes. ``key_for()`` gives the store key of an encrypted laptop; it is
+    called after the backup's keyfile was put in place where the laptop had none."""
+    from . import crypto
+    from .paths import write_private
     from .store import Store, offline
+    from .store.cipher import is_plain_file
 
     paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     work = Path(tempfile.mkdtemp(prefix=".fieldreport-restore-", dir=paths.data_dir))
+    installed_keyfile = None
     try:
         manifest = read_archive(path, work)
         new_db = work / "fieldreport.db"
-        sc = sqlite3.connect(str(new_db))
-        try:
-            problems = offline.integrity(sc)
-        finally:
-            sc.close()
-        if problems:
-            raise InputError(f"file: the store in the backup fails its integrity check ({problems[0]}); not restored",
-                             "file")
         current = paths.store
+        kf_local, kf_backup = crypto.keyfile_path(paths.data_dir), work / KEYFILE_MEMBER
+        if kf_backup.exists():
+            if not kf_local.exists():
+                write_private(kf_local, kf_backup.read_bytes())
+                installed_keyfile = kf_local
+            elif kf_local.read_bytes() != kf_backup.read_bytes():
+                raise InputError(_("the backup was encrypted with another keyfile than this laptop's; restore it under "
+                                 "another FIELDREPORT_HOME"), "file")
+        key = key_for() if key_for else None
+        if not is_plain_file(new_db) and not key:
+            raise InputError(_("file: the backup's store is encrypted and no keyfile unlocks it; not restored"), "file")
+        if current.exists() and not is_plain_file(current) and is_plain_file(new_db):
+            raise InputError(_("the current store is encrypted and the backup is not; run `fieldreport decrypt` first "
+                             "or restore under another FIELDREPORT_HOME"))
         result: dict[str, Any] = {"restored_from": str(path), "device_id": manifest.get("device_id"),
                                   "backup_created_at": manifest.get("created_at"), "merged": None, "kept_aside": None}
         restored = Store.open(new_db, key=key)  # runs newer migrations on an older backup
         try:
+            problems = offline.integrity(restored.conn)
+            if problems:
+                raise InputError(_("file: the store in the backup fails its integrity check ({value}); "
+                                 "not restored").format(value=problems[0]), "file")
             cur_store = None
             if current.exists():
                 try:
@@ -238,23 +266,24 @@ def restore(paths, path: str | os.PathLike, *, force: bool = False, key: str | N
                 except FieldReportError:
                     cur_store = None
                     if not force:
-                        raise InputError("the current store cannot be read, so its queue cannot be checked; give "
-                                         "--force to replace it (it is kept beside the new one)") from None
+                        raise InputError(_("the current store cannot be read, so its queue cannot be checked; give "
+                                         "--force to replace it (it is kept beside the new one)")) from None
             if cur_store is not None:
                 try:
                     cur_dev = cur_store.meta("device_id")
                     if cur_dev and manifest.get("device_id") and cur_dev != manifest.get("device_id"):
-                        raise InputError(f"the backup is of device {manifest.get('device_id')}, this store of device "
-                                         f"{cur_dev}; restore it under another FIELDREPORT_HOME") from None
+                        raise InputError(_("the backup is of device {device_id}, this store of device "
+                                         "{cur_dev}; restore it under another FIELDREPORT_HOME").format(device_id=manifest.get('device_id'), cur_dev=cur_dev)) from None
                     pending = offline.unacked_count(cur_store)
                     if pending and not force:
-                        raise InputError(f"the current store holds {pending} entries the hub has not acknowledged; "
+                        raise InputError(_("the current store holds {pending} entries the hub has not acknowledged; "
                                          "sync or make a bundle first, or give --force to restore and keep both "
-                                         "queues")
+                                         "queues").format(pending=pending))
                     # always merged: even acknowledged operations made after the backup hold
                     # sequence numbers the hub knows, which the restored store must never reuse
                     offline.checkpoint(cur_store)
-                    result["merged"] = offline.merge_from(restored, current)
+                    cur_key = None if is_plain_file(current) else key
+                    result["merged"] = offline.merge_from(restored, current, key=cur_key)
                     result["merged"]["current_unacknowledged"] = pending
                     offline.checkpoint(restored)
                 finally:
@@ -267,12 +296,20 @@ def restore(paths, path: str | os.PathLike, *, force: bool = False, key: str | N
             restored.close()
         # blobs first (content-addressed, never removed), then the store swap
         from .blobs import BlobStore
+        from .paths import private_dir
 
         bs = BlobStore(paths.blobs)
         n_blobs = 0
         for b in sorted((work / "blobs").glob("*")) if (work / "blobs").is_dir() else []:
-            if not bs.has(b.name):
-                bs.put_file(b)
+            if not bs.has(b.name):  # copied as stored (sealed on an encrypted laptop), never re-sealed
+                dest = bs.path(b.name)
+                private_dir(dest.parent)
+                tmp = dest.with_name(f".{dest.name}.{os.getpid()}.restore")
+                shutil.copyfile(b, tmp)
+                os.chmod(tmp, 0o600)
+                with open(tmp, "rb") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, dest)
                 n_blobs += 1
         result["blobs_added"] = n_blobs
         if current.exists():
@@ -295,7 +332,11 @@ def restore(paths, path: str | os.PathLike, *, force: bool = False, key: str | N
             write_private(paths.profile, prof.read_bytes())
             result["profile_restored"] = True
         return result
-    except StoreCorrupt as e:
-        raise InputError(f"file: the store in the backup cannot be opened ({e}); not restored", "file") from None
+    except BaseException as e:
+        if installed_keyfile is not None:
+            installed_keyfile.unlink(missing_ok=True)  # nothing changed: not even the keyfile
+        if isinstance(e, StoreCorrupt):
+            raise InputError(_("file: the store in the backup cannot be opened ({e}); not restored").format(e=e), "file") from None
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import bundle_format as bf
 from . import ids
+from .i18n import _
 from .errors import InputError
 from .profile import read_token
 
@@ -26,8 +27,8 @@ from .profile import read_token
 def _key(paths) -> bytes:
     token = read_token(paths)
     if not token:
-        raise InputError("this laptop has no hub token, so a bundle cannot be signed or checked; enroll once at the "
-                         "station: `fieldreport login HUB_URL CODE`", "token")
+        raise InputError(_("this laptop has no hub token, so a bundle cannot be signed or checked; enroll once at the "
+                         "station: `fieldreport login HUB_URL CODE`"), "token")
     return bf.key_from_token(token)
 
 
@@ -43,7 +44,7 @@ def create(store, paths, blobstore, *, out: str | os.PathLike | None = None) -> 
     key = _key(paths)
     device_id = store.meta("device_id")
     if not device_id:
-        raise InputError("this store has no device id: run `fieldreport init`")
+        raise InputError(_("this store has no device id: run `fieldreport init`"))
     ops = offline.unacked_ops(store)
     first = ops[0]["seq"] if ops else None
     last = ops[-1]["seq"] if ops else None
@@ -69,7 +70,7 @@ def create(store, paths, blobstore, *, out: str | os.PathLike | None = None) -> 
                                blobs=blobs, key=key, extra=extra)
     n_blobs = sum(1 for n in manifest["files"] if n.startswith("blobs/"))
     return {"out": str(target), "bytes": target.stat().st_size, "device_id": device_id, "ops": len(ops),
-            "seq_first": first, "seq_last": last, "photos": n_blobs, "missing_photos": missing,
+            "seq_first": first, "seq_last": last, "photos": n_blobs, "missing_photos": manifest["missing_blobs"],
             "pull_cursor": extra["pull_cursor"]}
 
 
@@ -81,14 +82,14 @@ def receipt(store, paths, path: str | os.PathLike) -> dict[str, Any]:
     doc = bf.read_receipt(path)
     device_id = store.meta("device_id")
     if doc.get("device_id") != device_id:
-        raise bf.BundleRefused(f"file: the receipt is for device {doc.get('device_id')}, not this laptop "
-                               f"({device_id}); nothing marked", "file")
+        raise bf.BundleRefused(_("file: the receipt is for device {device_id}, not this laptop "
+                               "({this_device}); nothing marked").format(device_id=doc.get('device_id'), this_device=device_id), "file")
     if not bf.verify(doc, key):
-        raise bf.BundleRefused("file: the receipt's HMAC does not match this laptop's key (altered, or from "
-                               "another hub enrollment); nothing marked", "file")
+        raise bf.BundleRefused(_("file: the receipt's HMAC does not match this laptop's key (altered, or from "
+                               "another hub enrollment); nothing marked"), "file")
     results = doc.get("results")
     if not isinstance(results, list) or not isinstance(doc.get("epoch"), str):
-        raise bf.BundleRefused("file: the receipt has no results or epoch; nothing marked", "file")
+        raise bf.BundleRefused(_("file: the receipt has no results or epoch; nothing marked"), "file")
     by_id = {r.get("op_id"): r for r in results if isinstance(r, dict)}
     rows = []
     if by_id:
@@ -120,16 +121,16 @@ def apply(store, paths, path: str | os.PathLike) -> dict[str, Any]:
     manifest, page, _blobs = bf.read_bundle(path, kind="pull", blob_dir=None)
     device_id = store.meta("device_id")
     if manifest.get("device_id") != device_id:
-        raise bf.BundleRefused(f"file: the bundle is for device {manifest.get('device_id')}, not this laptop "
-                               f"({device_id}); nothing applied", "file")
+        raise bf.BundleRefused(_("file: the bundle is for device {device_id}, not this laptop "
+                               "({this_device}); nothing applied").format(device_id=manifest.get('device_id'), this_device=device_id), "file")
     if not bf.verify(manifest, key):
-        raise bf.BundleRefused("file: the bundle's HMAC does not match this laptop's key (tampered, or made for "
-                               "another enrollment); nothing applied", "file")
+        raise bf.BundleRefused(_("file: the bundle's HMAC does not match this laptop's key (tampered, or made for "
+                               "another enrollment); nothing applied"), "file")
     for k in ("epoch", "cursor", "changes"):
         if k not in page:
-            raise bf.BundleRefused(f"file: the bundle's changes lack {k!r}; nothing applied", "file")
+            raise bf.BundleRefused(_("file: the bundle's changes lack {k}; nothing applied").format(k=repr(k)), "file")
     if page.get("epoch") != manifest.get("epoch") or page.get("cursor") != manifest.get("cursor"):
-        raise bf.BundleRefused("file: the bundle's changes do not match its manifest; nothing applied", "file")
+        raise bf.BundleRefused(_("file: the bundle's changes do not match its manifest; nothing applied"), "file")
     start = int(manifest.get("cursor_from") or 0)
     local_epoch = store.meta("hub_epoch")
     local = int(store.meta("pull_cursor") or 0) if local_epoch in (None, page["epoch"]) else 0
@@ -138,8 +139,8 @@ def apply(store, paths, path: str | os.PathLike) -> dict[str, Any]:
         return {"device_id": device_id, "epoch": page["epoch"], "cursor": local, "changes": 0, "applied": 0,
                 "conflicts": 0, "already_applied": True}
     if start > local:
-        raise InputError(f"file: the bundle starts after hub cursor {start}, but this laptop holds changes only up to "
-                         f"{local}; ask the station for `fieldreport hub bundle-for {device_id} --cursor {local}`",
+        raise InputError(_("file: the bundle starts after hub cursor {start}, but this laptop holds changes only up to "
+                         "{local}; ask the station for `fieldreport hub bundle-for {device_id} --cursor {local}`").format(start=start, local=local, device_id=device_id),
                          "file")
     page = dict(page)
     page["changes"] = [ch for ch in page["changes"] if int(ch.get("cursor") or 0) > local]
@@ -149,8 +150,8 @@ def apply(store, paths, path: str | os.PathLike) -> dict[str, Any]:
     a = sync_state.apply_pull(store, page, check_rollback=False)
     if a.epoch_changed:  # the laptop knew another hub epoch: the cursor went back to 0, apply again
         if start > 0:
-            raise InputError(f"file: the hub's database was replaced since this laptop last heard from it; ask the "
-                             f"station for a full bundle: `fieldreport hub bundle-for {device_id} --cursor 0`", "file")
+            raise InputError(_("file: the hub's database was replaced since this laptop last heard from it; ask the "
+                             "station for a full bundle: `fieldreport hub bundle-for {device_id} --cursor 0`").format(device_id=device_id), "file")
         a = sync_state.apply_pull(store, page, check_rollback=False)
     return {"device_id": device_id, "epoch": page["epoch"], "cursor": int(store.meta("pull_cursor") or 0),
             "changes": a.changes, "applied": a.applied, "conflicts": a.conflicts, "kept": a.kept,

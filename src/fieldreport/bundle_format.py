@@ -36,6 +36,7 @@ from typing import Any, Iterable
 
 from . import ids
 from .canon import canonical
+from .i18n import _
 from .errors import InputError
 
 FORMAT = "fieldreport-bundle"
@@ -83,7 +84,7 @@ def check_out(out: str | os.PathLike | None, default_name: str) -> Path:
     if target.is_dir():
         target = target / default_name
     if not target.parent.exists():
-        raise InputError(f"out: the folder {str(target.parent)!r} does not exist", "out")
+        raise InputError(_("out: the folder {parent} does not exist").format(parent=repr(str(target.parent))), "out")
     return target
 
 
@@ -105,6 +106,7 @@ def write_bundle(target: Path, *, kind: str, device_id: str, payload_name: str, 
                         body = f.read()
                     digest = hashlib.sha256(body).hexdigest()
                     if digest != sha:  # a damaged photo is not carried as if it were whole
+                        extra.setdefault("missing_blobs", []).append(sha)
                         continue
                     _add(tar, f"blobs/{sha}", body)
                     files[f"blobs/{sha}"] = {"sha256": digest, "size": len(body)}
@@ -136,7 +138,7 @@ def read_bundle(path: str | os.PathLike, *, kind: str, blob_dir: Path | None = N
     ``blob_dir`` (named by their sha256). Returns (manifest, payload, {sha256: path})."""
     p = Path(path)
     if not p.is_file():
-        raise BundleRefused(f"file: {str(path)!r} does not exist or is not a file", "file")
+        raise BundleRefused(_("file: {path} does not exist or is not a file").format(path=repr(str(path))), "file")
     seen: dict[str, tuple[str, int]] = {}
     payload_raw: dict[str, bytes] = {}
     blobs: dict[str, Path] = {}
@@ -146,29 +148,29 @@ def read_bundle(path: str | os.PathLike, *, kind: str, blob_dir: Path | None = N
             for m in tar:
                 name = m.name
                 if not m.isfile() or name.startswith("/") or ".." in Path(name).parts:
-                    raise BundleRefused(f"file: unexpected member {name!r}: not a fieldreport bundle; nothing applied",
+                    raise BundleRefused(_("file: unexpected member {name}: not a fieldreport bundle; nothing applied").format(name=repr(name)),
                                         "file")
                 f = tar.extractfile(m)
                 if name == "manifest.json" or name.endswith(".json"):
                     if m.size > MAX_JSON_BYTES:
-                        raise BundleRefused(f"file: {name} is too large; nothing applied", "file")
+                        raise BundleRefused(_("file: {name} is too large; nothing applied").format(name=name), "file")
                     data = f.read()
                     if len(data) != m.size:
-                        raise BundleRefused(f"file: {str(path)!r} is truncated (in {name}); nothing applied", "file")
+                        raise BundleRefused(_("file: {path} is truncated (in {name}); nothing applied").format(path=repr(str(path)), name=name), "file")
                     if name == "manifest.json":
                         try:
                             manifest = json.loads(data)
                         except ValueError:
-                            raise BundleRefused("file: the bundle's manifest is damaged; nothing applied", "file") from None
+                            raise BundleRefused(_("file: the bundle's manifest is damaged; nothing applied"), "file") from None
                         continue
                     payload_raw[name] = data
                     seen[name] = (hashlib.sha256(data).hexdigest(), len(data))
                     continue
                 if not name.startswith("blobs/"):
-                    raise BundleRefused(f"file: unexpected member {name!r}; nothing applied", "file")
+                    raise BundleRefused(_("file: unexpected member {name}; nothing applied").format(name=repr(name)), "file")
                 sha = name.split("/", 1)[1]
                 if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
-                    raise BundleRefused(f"file: unexpected member {name!r}; nothing applied", "file")
+                    raise BundleRefused(_("file: unexpected member {name}; nothing applied").format(name=repr(name)), "file")
                 h, n = hashlib.sha256(), 0
                 w = None
                 if blob_dir is not None:
@@ -187,40 +189,40 @@ def read_bundle(path: str | os.PathLike, *, kind: str, blob_dir: Path | None = N
                 if blob_dir is not None:
                     blobs[sha] = blob_dir / sha
     except (tarfile.TarError, EOFError, OSError) as e:
-        raise BundleRefused(f"file: {str(path)!r} is truncated or damaged ({e}); nothing applied", "file") from None
+        raise BundleRefused(_("file: {path} is truncated or damaged ({e}); nothing applied").format(path=repr(str(path)), e=e), "file") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleRefused(f"file: {str(path)!r} has no bundle manifest (truncated, or not a fieldreport bundle); "
-                            "nothing applied", "file")
+        raise BundleRefused(_("file: {path} has no bundle manifest (truncated, or not a fieldreport bundle); "
+                            "nothing applied").format(path=repr(str(path))), "file")
     if int(manifest.get("version") or 0) > VERSION:
-        raise BundleRefused(f"file: the bundle was made by a newer fieldreport (format {manifest.get('version')}); "
-                            "upgrade fieldreport", "file")
+        raise BundleRefused(_("file: the bundle was made by a newer fieldreport (format {version}); "
+                            "upgrade fieldreport").format(version=manifest.get('version')), "file")
     if manifest.get("kind") != kind:
         want = {"push": "a laptop's bundle (from `fieldreport bundle create`)",
                 "pull": "a bundle from the hub (from `fieldreport hub bundle-for`)"}[kind]
-        raise BundleRefused(f"file: this is a {manifest.get('kind')!r} bundle, not {want}; nothing applied", "file")
+        raise BundleRefused(_("file: this is a {kind} bundle, not {want}; nothing applied").format(kind=repr(manifest.get('kind')), want=want), "file")
     files = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
     for name, meta in files.items():
         got = seen.get(name)
         if got is None:
-            raise BundleRefused(f"file: {name} is missing from the bundle (truncated); nothing applied", "file")
+            raise BundleRefused(_("file: {name} is missing from the bundle (truncated); nothing applied").format(name=name), "file")
         if not isinstance(meta, dict) or got != (meta.get("sha256"), meta.get("size")):
-            raise BundleRefused(f"file: {name} does not match its sha256 in the manifest (damaged or tampered); "
-                                "nothing applied", "file")
+            raise BundleRefused(_("file: {name} does not match its sha256 in the manifest (damaged or tampered); "
+                                "nothing applied").format(name=name), "file")
         if name.startswith("blobs/") and name.split("/", 1)[1] != meta.get("sha256"):
-            raise BundleRefused(f"file: {name} is not named by its sha256 (tampered); nothing applied", "file")
+            raise BundleRefused(_("file: {name} is not named by its sha256 (tampered); nothing applied").format(name=name), "file")
     extra = set(seen) - set(files)
     if extra:
-        raise BundleRefused(f"file: {sorted(extra)[0]} is not listed in the manifest (tampered); nothing applied",
+        raise BundleRefused(_("file: {value} is not listed in the manifest (tampered); nothing applied").format(value=sorted(extra)[0]),
                             "file")
     payload_name = "ops.json" if kind == "push" else "changes.json"
     if payload_name not in payload_raw:
-        raise BundleRefused(f"file: the bundle has no {payload_name}; nothing applied", "file")
+        raise BundleRefused(_("file: the bundle has no {payload_name}; nothing applied").format(payload_name=payload_name), "file")
     try:
         payload = json.loads(payload_raw[payload_name])
     except ValueError:
-        raise BundleRefused(f"file: {payload_name} in the bundle is not JSON; nothing applied", "file") from None
+        raise BundleRefused(_("file: {payload_name} in the bundle is not JSON; nothing applied").format(payload_name=payload_name), "file") from None
     if not isinstance(payload, dict):
-        raise BundleRefused(f"file: {payload_name} in the bundle is not an object; nothing applied", "file")
+        raise BundleRefused(_("file: {payload_name} in the bundle is not an object; nothing applied").format(payload_name=payload_name), "file")
     return manifest, payload, blobs
 
 
@@ -243,12 +245,12 @@ def write_json_atomic(target: Path, doc: dict[str, Any]) -> None:
 def read_receipt(path: str | os.PathLike) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
-        raise BundleRefused(f"file: {str(path)!r} does not exist or is not a file", "file")
+        raise BundleRefused(_("file: {path} does not exist or is not a file").format(path=repr(str(path))), "file")
     try:
         doc = json.loads(p.read_bytes())
     except ValueError:
-        raise BundleRefused(f"file: {str(path)!r} is not a receipt (truncated or damaged JSON); nothing marked",
+        raise BundleRefused(_("file: {path} is not a receipt (truncated or damaged JSON); nothing marked").format(path=repr(str(path))),
                             "file") from None
     if not isinstance(doc, dict) or doc.get("format") != RECEIPT_FORMAT:
-        raise BundleRefused(f"file: {str(path)!r} is not a fieldreport receipt; nothing marked", "file")
+        raise BundleRefused(_("file: {path} is not a fieldreport receipt; nothing marked").format(path=repr(str(path))), "file")
     return doc

@@ -66,11 +66,11 @@ def check_store(paths, key: str | None = None) -> tuple[list[dict[str, Any]], An
     return out, store
 
 
-def check_blobs(store, paths) -> dict[str, Any]:
+def check_blobs(store, paths, blobstore=None) -> dict[str, Any]:
     from .blobs import BlobStore
     from .store import offline
 
-    bs = BlobStore(paths.blobs)
+    bs = blobstore or BlobStore(paths.blobs)
     missing, bad = [], []
     hashes = offline.blob_hashes(store.conn)
     for h in hashes:
@@ -162,12 +162,13 @@ def _clock(offset: float, source: str) -> dict[str, Any]:
     return _c("clock", "ok", _("clock within {s:.0f} s of the hub ({source})").format(s=abs(offset), source=source))
 
 
-def run(paths, profile, *, key: str | None = None, network: bool = True) -> dict[str, Any]:
-    """Run every check; returns {"ok": bool, "checks": [...]}."""
+def run(paths, profile, *, key: str | None = None, network: bool = True, blobstore=None) -> dict[str, Any]:
+    """Run every check; returns {"ok": bool, "checks": [...]}. ``blobstore``: the laptop's
+    (keyed on an encrypted laptop, so sealed photos are checked by their plain sha256)."""
     checks, store = check_store(paths, key)
     try:
         if store is not None:
-            checks.append(check_blobs(store, paths))
+            checks.append(check_blobs(store, paths, blobstore))
         checks.append(check_disk(paths))
         if store is not None and store.meta("clock_offset_s") is not None:
             try:

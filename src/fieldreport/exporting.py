@@ -20,6 +20,7 @@ from typing import Any
 
 from . import ids
 from . import taxonomy as tx
+from .i18n import _
 from .errors import InputError
 
 FORMATS = ("csv", "json", "geojson", "xlsx")
@@ -42,16 +43,16 @@ def parse_filters(*, kind: str | None = None, since: str | None = None, status: 
     if kind:
         out["kind"] = tx.resolve_field("kind", kind)
         if out["kind"] is None:
-            raise InputError(f"kind: unknown kind {kind!r}; choose one of: {' '.join(tx.KINDS)}", "kind")
+            raise InputError(_("kind: unknown kind {kind}; choose one of: {value}").format(kind=repr(kind), value=' '.join(tx.KINDS)), "kind")
     if status:
         out["status"] = tx.resolve(tx.STATUSES, status)
         if out["status"] is None:
-            raise InputError(f"status: unknown status {status!r}; choose one of: {' '.join(tx.STATUSES)}", "status")
+            raise InputError(_("status: unknown status {status}; choose one of: {value}").format(status=repr(status), value=' '.join(tx.STATUSES)), "status")
     if since:
         out["since"] = parse_since(since)
     if area is not None:
         if not area.strip():
-            raise InputError("area: must not be empty; give a community or village name", "area")
+            raise InputError(_("area: must not be empty; give a community or village name"), "area")
         out["area"] = area.strip()
     return out
 
@@ -59,15 +60,15 @@ def parse_filters(*, kind: str | None = None, since: str | None = None, status: 
 def check_format(fmt: str, out: str | os.PathLike | None) -> str:
     f = (fmt or "").strip().lower()
     if f not in FORMATS:
-        raise InputError(f"format: unknown format {fmt!r}; choose one of: {' '.join(FORMATS)}", "format")
+        raise InputError(_("format: unknown format {fmt}; choose one of: {value}").format(fmt=repr(fmt), value=' '.join(FORMATS)), "format")
     if f == "xlsx" and out is None:
-        raise InputError("out: xlsx is a binary file; give --out FILE.xlsx", "out")
+        raise InputError(_("out: xlsx is a binary file; give --out FILE.xlsx"), "out")
     if out is not None:
         p = Path(out)
         if p.is_dir():
-            raise InputError(f"out: {str(out)!r} is a folder; give a file name", "out")
+            raise InputError(_("out: {out} is a folder; give a file name").format(out=repr(str(out))), "out")
         if not p.parent.exists():
-            raise InputError(f"out: the folder {str(p.parent)!r} does not exist", "out")
+            raise InputError(_("out: the folder {parent} does not exist").format(parent=repr(str(p.parent))), "out")
     return f
 
 
@@ -243,7 +244,7 @@ def render(rows: list[dict[str, Any]], fmt: str, *, masked: bool, filters: dict[
         data = render_xlsx(rows, lang=lang)
         info["sheets"] = sorted({r.get("kind") for r in rows if r.get("kind")})
     else:  # pragma: no cover - check_format guards
-        raise InputError(f"format: unknown format {fmt!r}", "format")
+        raise InputError(_("format: unknown format {fmt}").format(fmt=repr(fmt)), "format")
     return data, info
 
 

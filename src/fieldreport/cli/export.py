@@ -81,7 +81,7 @@ def backup(
     e = env()
     try:
         with e.store() as store:
-            res = bk.create(store, e.paths, out=out)
+            res = bk.create(store, e.paths, out=out, blobstore=e.blobs(), key=passphrase_for(e.paths))
     except FieldReportError as exc:
         handle(exc)
     if as_json:
@@ -105,7 +105,7 @@ def restore(
 
     e = env()
     try:
-        res = bk.restore(e.paths, file, force=force, key=passphrase_for(e.paths))
+        res = bk.restore(e.paths, file, force=force, key_for=lambda: passphrase_for(e.paths))
     except FieldReportError as exc:
         handle(exc)
     if as_json:
@@ -130,7 +130,9 @@ def doctor(
 
     e = env()
     try:
-        res = dr.run(e.paths, load_or_none(e.paths), key=passphrase_for(e.paths), network=not offline)
+        key = passphrase_for(e.paths)
+        res = dr.run(e.paths, load_or_none(e.paths), key=key, network=not offline,
+                     blobstore=e.blobs() if e.paths.blobs.exists() else None)
     except FieldReportError as exc:
         handle(exc)
     if as_json:

@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import bundle_format as bf
 from .. import ids
+from ..i18n import _
 from ..errors import InputError
 from . import config as _config
 
@@ -37,13 +38,13 @@ def _device(store, device_id: Any) -> dict[str, Any]:
     from .store_bundles import device_by_id
 
     if not isinstance(device_id, str) or not device_id:
-        raise bf.BundleRefused("file: the bundle names no device; nothing applied", "file")
+        raise bf.BundleRefused(_("file: the bundle names no device; nothing applied"), "file")
     dev = device_by_id(store, device_id)
     if dev is None:
-        raise bf.BundleRefused(f"file: device {device_id} is not enrolled at this hub (wrong hub, or a wrong-device "
-                               "bundle); nothing applied", "file")
+        raise bf.BundleRefused(_("file: device {device_id} is not enrolled at this hub (wrong hub, or a wrong-device "
+                               "bundle); nothing applied").format(device_id=device_id), "file")
     if dev["revoked_at"]:
-        raise bf.BundleRefused(f"file: device {device_id} was revoked on {dev['revoked_at']}; nothing applied", "file")
+        raise bf.BundleRefused(_("file: device {device_id} was revoked on {revoked_at}; nothing applied").format(device_id=device_id, revoked_at=dev['revoked_at']), "file")
     return dev
 
 
@@ -64,7 +65,7 @@ def import_bundle(path: str | os.PathLike, *, receipt: str | os.PathLike | None 
     src = Path(path)
     receipt_path = Path(receipt) if receipt else default_receipt_path(src)
     if not receipt_path.parent.exists():
-        raise InputError(f"receipt: the folder {str(receipt_path.parent)!r} does not exist", "receipt")
+        raise InputError(_("receipt: the folder {parent} does not exist").format(parent=repr(str(receipt_path.parent))), "receipt")
     cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     work = Path(tempfile.mkdtemp(prefix=".import-", dir=cfg.data_dir))
     try:
@@ -72,14 +73,14 @@ def import_bundle(path: str | os.PathLike, *, receipt: str | os.PathLike | None 
         with HubStore.open(cfg.db_url) as store:
             dev = _device(store, manifest.get("device_id"))
             if not bf.verify(manifest, bf.key_from_token_hash(dev["token_hash"])):
-                raise bf.BundleRefused(f"file: the bundle's HMAC does not match device {dev['device_id']}'s key "
-                                       "(tampered, or made by another device or enrollment); nothing applied", "file")
+                raise bf.BundleRefused(_("file: the bundle's HMAC does not match device {device_id}'s key "
+                                       "(tampered, or made by another device or enrollment); nothing applied").format(device_id=dev['device_id']), "file")
             ops = body.get("ops")
             if body.get("device_id") != dev["device_id"] or not isinstance(ops, list):
-                raise bf.BundleRefused("file: the bundle's operations are not this device's; nothing applied", "file")
+                raise bf.BundleRefused(_("file: the bundle's operations are not this device's; nothing applied"), "file")
             if len(ops) != manifest.get("ops"):
-                raise bf.BundleRefused("file: the bundle holds another number of operations than its manifest says; "
-                                       "nothing applied", "file")
+                raise bf.BundleRefused(_("file: the bundle holds another number of operations than its manifest says; "
+                                       "nothing applied"), "file")
             batches = []
             for i in range(0, len(ops), MAX_BATCH_OPS):
                 chunk = ops[i:i + MAX_BATCH_OPS]
@@ -88,11 +89,11 @@ def import_bundle(path: str | os.PathLike, *, receipt: str | os.PathLike | None 
                                                       "ops": chunk})
                 except ValueError as e:
                     first = str(e).splitlines()
-                    raise bf.BundleRefused(f"file: an operation in the bundle is malformed ({first[1] if len(first) > 1 else e}); "
-                                           "nothing applied", "file") from None
+                    raise bf.BundleRefused(_("file: an operation in the bundle is malformed ({value}); "
+                                           "nothing applied").format(value=first[1] if len(first) > 1 else e), "file") from None
                 batch = [op.model_dump() for op in req.ops]
                 if any(op["device_id"] != dev["device_id"] for op in batch):
-                    raise bf.BundleRefused("file: the bundle holds another device's operations; nothing applied",
+                    raise bf.BundleRefused(_("file: the bundle holds another device's operations; nothing applied"),
                                            "file")
                 batches.append(batch)
             # everything checked: photos first (content-addressed, harmless twice), then the operations
@@ -102,7 +103,7 @@ def import_bundle(path: str | os.PathLike, *, receipt: str | os.PathLike | None 
                 if not hb.store.has(sha):
                     got, _size = hb.store.put_file(p)
                     if got != sha:  # pragma: no cover - read_bundle checked the hash
-                        raise bf.BundleRefused(f"file: photo {sha[:12]}… does not match its name", "file")
+                        raise bf.BundleRefused(_("file: photo {value}… does not match its name").format(value=sha[:12]), "file")
                     stored += 1
             results: list[dict[str, Any]] = []
             acked, chain_ok = store.acked_through(dev["device_id"]), True
@@ -145,7 +146,7 @@ def bundle_for(device_id: str, *, out: str | os.PathLike | None = None, cursor: 
     from .store import HubStore
 
     if cursor < 0:
-        raise InputError("cursor: must be 0 or more", "cursor")
+        raise InputError(_("cursor: must be 0 or more"), "cursor")
     cfg = _config_for(data, db)
     with HubStore.open(cfg.db_url) as store:
         try:

@@ -133,13 +133,22 @@ def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
                  (key, value))
 
 
-def merge_from(restored, current_path: Path) -> dict[str, int]:
+def merge_from(restored, current_path: Path, key: str | None = None) -> dict[str, int]:
     """Merge the current store at ``current_path`` into the open ``restored`` store, in one
-    transaction (see the module docstring for the rules). Returns counts."""
+    transaction (see the module docstring for the rules). ``key``: the current store's SQLCipher
+    key when it is encrypted. Returns counts."""
     c = restored.conn
     stats = {"ops_added": 0, "ops_kept_seq": 0, "renumbered": 0, "ops_skipped": 0, "reports_added": 0,
              "reports_updated": 0, "refs_changed": 0, "rows_added": 0}
-    c.execute("ATTACH DATABASE ? AS cur", (str(current_path),))
+    lit = "'" + str(current_path).replace("'", "''") + "'"
+    if key:
+        from .cipher import key_pragma
+
+        c.execute(f"ATTACH DATABASE {lit} AS cur KEY {key_pragma(key).split('=', 1)[1].strip()}")
+    elif _is_cipher(c):  # a SQLCipher main attaching a plain file
+        c.execute(f"ATTACH DATABASE {lit} AS cur KEY ''")
+    else:
+        c.execute(f"ATTACH DATABASE {lit} AS cur")
     try:
         with restored.write():
             common = _tables(c, "main") & _tables(c, "cur")
@@ -170,6 +179,12 @@ def merge_from(restored, current_path: Path) -> dict[str, int]:
     finally:
         c.execute("DETACH DATABASE cur")
     return stats
+
+
+def _is_cipher(conn) -> bool:
+    from .cipher import CipherConnection
+
+    return isinstance(conn, CipherConnection)
 
 
 def _merge_reports(c: sqlite3.Connection, stats: dict[str, int]) -> None:

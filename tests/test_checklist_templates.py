@@ -202,3 +202,13 @@ def test_answers_example_matches_demo_template():
     entries = json.loads((EXAMPLES / "answers_demo.json").read_text(encoding="utf-8"))
     tpl = builtin.builtins()["hotel"]
     assert set(entries) <= {it.id for _s, it in tpl.items()}
+
+
+def test_import_of_a_bad_template_is_one_line_and_writes_nothing(cli, profile, tmp_path, home):
+    f = tmp_path / "bad.toml"
+    f.write_text(BAD, encoding="utf-8")
+    r = cli("checklist", "template", "import", str(f))
+    assert r.code == 2
+    assert len(r.err.strip().splitlines()) == 1 and "line 18" in r.err and "2 more problem(s)" in r.err
+    db = sqlite3.connect(home / "fieldreport.db")
+    assert db.execute("SELECT count(*) FROM checklist_templates").fetchone()[0] == 0

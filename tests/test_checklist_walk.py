@@ -242,3 +242,36 @@ def test_interactive_in_process(cli, hotel, monkeypatch, capsys, home):
     reps = cli("list", "--json").json()
     assert [r["item_id"] for r in reps] == ["guest_id_checked"]  # suspicious_found "n" passes: it fails on yes
     assert "前台未登记" in reps[0]["details"]
+
+
+def test_photos_on_items_travel_to_the_hazard_report(cli, hotel, home, tmp_path):
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    (tmp_path / "exit.png").write_bytes(png)
+    (tmp_path / "site.png").write_bytes(png + b"site")
+    entries = json.loads((EXAMPLES / "answers_demo.json").read_text(encoding="utf-8"))
+    entries["exits_clear"]["photo"] = "exit.png"  # relative to the answers file
+    entries["site_photo"] = "site.png"
+    f = tmp_path / "answers.json"
+    f.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+    r = cli("checklist", "start", "P-0001", "--answers", str(f), "--json")
+    assert r.code == 0, r.err
+    assert r.json()["skipped"] == 0
+    ans = {p["item_id"]: p for _t, _e, p in _ops(home, "inspection.answer")}
+    assert ans["exits_clear"]["photo"]["name"] == "exit.png" and ans["exits_clear"]["photo"]["mime"] == "image/png"
+    assert ans["site_photo"]["answer"]["name"] == "site.png"
+    rep = next(x for x in cli("list", "--json").json() if x["item_id"] == "exits_clear")
+    assert [p["sha256"] for p in rep["photos"]] == [ans["exits_clear"]["photo"]["sha256"]]
+    from fieldreport.cli.common import env
+
+    assert env().blobs().has(rep["photos"][0]["sha256"])
+
+
+def test_print_sheet_of_a_recheck_names_the_open_reports(cli, hotel, tmp_path):
+    assert cli("checklist", "start", "P-0001", "--answers", str(EXAMPLES / "answers_demo.json")).code == 0
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps({"exits_clear": "yes", "extinguisher_count": 1}))
+    assert cli("checklist", "start", "P-0001", "--recheck", "--answers", str(f)).code == 0
+    r = cli("checklist", "print", "I-0002")
+    assert r.code == 0, r.err
+    assert "复查记录暨整改建议书" in r.out and r.out.count("<tr><td>") == 1 and "R-0002" in r.out
+    assert "R-0001" not in r.out and "责令" not in r.out

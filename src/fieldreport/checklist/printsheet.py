@@ -41,7 +41,7 @@ def render(store, blobs, inspection_id: str, *, inspector_name: str | None = Non
     prem = cs.premises(store, insp["premises_id"])
     tpl = walk.template
     summ = insp.get("summary")
-    hazards = {h["item_id"]: h for h in _reports_of(store, inspection_id)}
+    hazards = {h["item_id"]: h for h in _reports_of(store, insp)}
     started = _dt.datetime.fromisoformat(insp["started_at"])
     e = escape
     rows = []
@@ -104,5 +104,10 @@ def render(store, blobs, inspection_id: str, *, inspector_name: str | None = Non
 """
 
 
-def _reports_of(store, inspection_id: str) -> list[dict[str, Any]]:
-    return [r for r in store.list_reports(limit=None, archived=None) if r.get("inspection_id") == inspection_id]
+def _reports_of(store, insp: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hazard reports of this inspection; for a re-inspection, the open ones it re-checked."""
+    rows = store.list_reports(limit=None, archived=None, premises_id=insp["premises_id"], oldest_first=True)
+    if insp.get("items") is None:
+        return [r for r in rows if r.get("inspection_id") == insp["id"]]
+    return [r for r in rows if r.get("item_id") in insp["items"] and r.get("inspection_id")
+            and r["status"] not in ("reinspected", "visited", "closed")]

@@ -236,6 +236,13 @@ def _answer_zh(item, value: Any) -> str:
     return str(value)
 
 
+def finding_zh(item, value: Any) -> str:
+    """The failure in words: the item's ``finding``, else its question with the answer."""
+    if item.finding:
+        return item.finding.zh
+    return f"{item.text.zh.rstrip('？?')}：{_answer_zh(item, value)}，不符合要求"
+
+
 def hazard_fields(tpl: Template, prem: dict[str, Any], insp: dict[str, Any], item_id: str, value: Any,
                   note: str | None, rule, photo: dict[str, Any] | None, today: _dt.date) -> dict[str, Any]:
     """The hazard report for one failed item, worded as a finding with a recommendation."""
@@ -243,8 +250,7 @@ def hazard_fields(tpl: Template, prem: dict[str, Any], insp: dict[str, Any], ite
     days = rule_deadline(item, rule)
     deadline = today + _dt.timedelta(days=days)
     dept = tpl.dept_for(item_id)
-    what = item.finding.zh if item.finding else item.text.zh
-    title = f"{prem['name']}：{what}"[:200]
+    title = f"{prem['name']}：{finding_zh(item, value)}"[:200]
     advice = ADVICE_ZH[rule.code].format(deadline=deadline.isoformat(), dept=tx.name(tx.DEPARTMENTS, dept, "zh") or
                                          "主管部门")
     lines = [f"检查项：{item.text.zh}", f"检查结果：{_answer_zh(item, value)}（{rule.code} {tx.FAIL_CODES[rule.code][0]}）",

@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import taxonomy as tx
 from ..store import checklist_store as cs
-from .inspect import ADVICE_ZH, _answer_zh
+from .inspect import ADVICE_ZH, finding_zh
 from .walk import Walk
 
 CSS = """
@@ -56,9 +56,8 @@ def render(store, blobs, inspection_id: str, *, inspector_name: str | None = Non
         deadline = h["deadline"] if h else ""
         dept = tx.name(tx.DEPARTMENTS, tpl.dept_for(st.item.id), "zh") or "主管部门"
         advice = ADVICE_ZH[rule.code].format(deadline=deadline or "期限", dept=dept)
-        finding = st.item.finding.zh if st.item.finding else st.item.text.zh
         rows.append(
-            f"<tr><td>{n}</td><td>{e(finding)}<br><small>检查结果：{e(_answer_zh(st.item, a['answer']))}"
+            f"<tr><td>{n}</td><td>{e(finding_zh(st.item, a['answer']))}<br><small>检查项：{e(st.item.text.zh)}"
             f"{'；' + e(a['note']) if a.get('note') else ''}</small></td>"
             f"<td>{e(rule.code)} {e(tx.FAIL_CODES[rule.code][0])}</td><td>{e(advice)}</td>"
             f"<td>{e(deadline)}</td><td>{e(dept)}</td><td>{e(st.item.basis or '—')}</td>"

@@ -75,8 +75,15 @@ def extract() -> int:
     write_po(buf, cat, width=0, omit_header=False, sort_output=True, no_location=False)
     POT.parent.mkdir(parents=True, exist_ok=True)
     POT.write_bytes(_stable(buf.getvalue()))
-    print(f"extracted {len(found)} messages into {POT.relative_to(ROOT)}")
+    print(f"extracted {len(found)} messages into {_rel(POT)}")
     return 0
+
+
+def _rel(p: Path) -> str:
+    try:
+        return str(p.relative_to(ROOT))
+    except ValueError:
+        return str(p)
 
 
 def _stable(data: bytes) -> bytes:
@@ -130,7 +137,7 @@ def compile_mo() -> int:
         buf = io.BytesIO()
         write_mo(buf, cat, use_fuzzy=False)
         mo_path(lang).write_bytes(buf.getvalue())
-        print(f"compiled {mo_path(lang).relative_to(ROOT)}")
+        print(f"compiled {_rel(mo_path(lang))}")
     return 0
 
 

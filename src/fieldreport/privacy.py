@@ -34,18 +34,38 @@ def mask_party(p: dict[str, Any], *, names: bool = True) -> dict[str, Any]:
     return q
 
 
+def _mask_names(text: str | None, names: list[str]) -> str | None:
+    """Replace each party's full name inside free text by its masked form (longest first)."""
+    if not text:
+        return text
+    for n in names:
+        if n in text:
+            text = text.replace(n, mask_name(n) or "")
+    return text
+
+
+def _party_names(parties) -> list[str]:
+    return sorted({p["name"].strip() for p in parties or [] if isinstance(p, dict) and isinstance(p.get("name"), str)
+                   and len(p["name"].strip()) >= 2}, key=len, reverse=True)
+
+
 def mask_report(r: dict[str, Any], *, names: bool = True) -> dict[str, Any]:
     q = dict(r)
+    known = _party_names(r.get("parties")) if names else []
     q["parties"] = [mask_party(p, names=names) for p in r.get("parties") or []]
     for f in ("details", "title", "place"):
         if q.get(f):
-            q[f] = mask_text(q[f])
+            q[f] = _mask_names(mask_text(q[f]), known)
     if "notes" in q:
-        q["notes"] = [dict(n, text=mask_text(n["text"])) for n in q["notes"]]
+        q["notes"] = [dict(n, text=_mask_names(mask_text(n["text"]), known)) for n in q["notes"]]
     return q
 
 
-def mask_history(hist: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def mask_history(hist: list[dict[str, Any]], names: list[str] | None = None) -> list[dict[str, Any]]:
+    known = list(names or [])
+    for h in hist:
+        known += _party_names((h.get("payload") or {}).get("parties"))
+    known = sorted(set(known), key=len, reverse=True)
     out = []
     for h in hist:
         h = copy.deepcopy(h)
@@ -54,9 +74,10 @@ def mask_history(hist: list[dict[str, Any]]) -> list[dict[str, Any]]:
             pl["parties"] = [mask_party(p) for p in pl["parties"]]
         for f in ("details", "title", "place", "text", "note"):
             if isinstance(pl.get(f), str):
-                pl[f] = mask_text(pl[f])
+                pl[f] = _mask_names(mask_text(pl[f]), known)
         if pl.get("field") in ("details", "title", "place"):
-            pl["old"], pl["new"] = mask_text(pl.get("old")), mask_text(pl.get("new"))
+            pl["old"] = _mask_names(mask_text(pl.get("old")), known)
+            pl["new"] = _mask_names(mask_text(pl.get("new")), known)
         out.append(h)
     return out
 

@@ -99,7 +99,7 @@ def _patch_rich_utils() -> None:
         ru.OptionHighlighter.highlights = [*hl, pattern]
 
 
-_EXTRA = re.compile(r"^Got unexpected extra arguments? \((?P<args>.*)\)$", re.S)
+_EXTRA = re.compile(r"^Got unexpected extra argument(?:s|\(s\))? \((?P<args>.*)\)$", re.S)
 _NEEDS = re.compile(r"^Option (?P<name>'[^']*'|\"[^\"]*\") requires (an argument|(?P<n>\d+) arguments)\.$")
 _NO_VALUE = re.compile(r"^Option (?P<name>'[^']*'|\"[^\"]*\") does not take a value\.$")
 _MEAN = re.compile(r"^(?P<msg>.*)\. Did you mean (?P<cands>.+)\?$", re.S)

@@ -373,3 +373,21 @@ def test_hub_export_masks_unless_reveal(cli, run, laptop, offline_hub, usb, tmp_
     assert json.loads(audit[-1])["command"] == "hub export"
     r = run("hub", "export", "--format", "xlsx", *offline_hub.args())
     assert r.code == 2 and "--out" in r.err
+
+
+def test_encrypted_laptop_bundles_plain_photos_for_the_hub(cli, run, profile, home, offline_hub, usb, tmp_path,
+                                                           monkeypatch):
+    monkeypatch.setenv("FIELDREPORT_PASSPHRASE", "correct horse battery staple 42")
+    _enroll_here(offline_hub, home)
+    assert cli("encrypt").code == 0
+    photo = tmp_path / "p.png"
+    photo.write_bytes(PNG)
+    a = _add(cli, "加密电脑的隐患", "--photo", photo)
+    made = _create(cli, usb)
+    assert made["photos"] == 1 and made["missing_photos"] == []
+    r = run("hub", "import-bundle", made["out"], *offline_hub.args(), "--json")
+    assert r.code == 0, r.err
+    sha = json.loads(cli("show", a["ref"], "--json").out)["photos"][0]["sha256"]
+    assert (offline_hub.data / "blobs" / sha[:2] / sha).read_bytes() == PNG  # the hub holds the photo itself
+    assert cli("bundle", "receipt", r.json()["receipt"]).code == 0
+    assert _status(cli)["queued"] == 0

@@ -305,3 +305,33 @@ def test_unique_op_id_is_a_database_constraint(any_hub):
     with pytest.raises(sa.exc.IntegrityError):
         with any_hub.store.engine.begin() as c:
             c.execute(t.ops.insert().values(**row))
+
+
+def test_photo_copies_and_exif_are_kept(any_hub):
+    dev = any_hub.device()
+    photo = {"sha256": "a" * 64, "size": 3_000_000, "mime": "image/jpeg", "name": "楼道.jpg",
+             "copy_sha256": "b" * 64, "copy_size": 200_000, "taken_at": "2026-12-03T09:12:00+08:00",
+             "gps": {"lat": 28.2, "lon": 112.9}}
+    c = dev.create(photos=[photo], lat=28.2, lon=112.9, location_source="photo:" + "a" * 64)
+    res = dev.push([c, dev.op("report.photo", c["entity"], {**photo, "sha256": "c" * 64})])["results"]
+    assert [r["status"] for r in res] == ["applied", "applied"], res
+    rep = any_hub.store.station().report(c["entity"])
+    assert rep["location_source"] == "photo:" + "a" * 64
+    assert rep["photos"][0] == photo
+    assert rep["photos"][1]["copy_sha256"] == "b" * 64 and rep["photos"][1]["gps"] == {"lat": 28.2, "lon": 112.9}
+
+
+def test_long_free_form_values_never_fail_a_batch(any_hub):
+    """Values the models do not bound (an unverified ID number kept flagged, a MIME type, the
+    author) are stored whole on PostgreSQL as on SQLite — never a 500 that wedges the queue."""
+    dev = any_hub.device()
+    party = {"name": "张三", "role": "applicant", "id": "X" * 120, "phone": None, "address": "东" * 400,
+             "id_verified": False}
+    photo = {"sha256": "d" * 64, "size": 1, "mime": "image/" + "x" * 200, "name": "名" * 300}
+    c = dev.create(kind="dispute", category="neighbour", level="yellow", parties=[party], photos=[photo],
+                   author="A" * 100, ref="R-" + "9" * 80)
+    res = dev.push([c])["results"][0]
+    assert res["status"] == "applied", res
+    rep = any_hub.store.station().report(c["entity"])
+    assert rep["parties"][0]["id"] == "X" * 120 and rep["parties"][0]["id_verified"] is False
+    assert rep["photos"][0]["mime"].startswith("image/") and rep["author"] == "A" * 100

@@ -48,6 +48,8 @@ def check_report_create(payload: dict[str, Any]) -> dict[str, Any]:
     if status not in tx.STATUSES:
         raise Reject("status", f"status: unknown status {status!r}")
     out["status"] = status
+    src = payload.get("location_source")  # validated by the model, not part of its dump
+    out["location_source"] = src if isinstance(src, str) and src else None
     for k in ("ref", "created_at", "author"):
         v = payload.get(k)
         if v is not None and not isinstance(v, str):

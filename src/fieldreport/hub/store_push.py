@@ -71,6 +71,9 @@ def _advance(c: sa.Connection, dev_id: str, acked: int) -> int:
     return new
 
 
+PHOTO_META = ("copy_sha256", "copy_size", "taken_at", "gps")
+
+
 def _by(col, name: str = "b_key"):
     return col == sa.bindparam(name)
 
@@ -229,7 +232,7 @@ class _Batch:
             "category": f.get("category"), "level": f.get("level"), "title": f["title"],
             "details": f.get("details") or "", "place": f.get("place") or "", "lat": f.get("lat"), "lon": f.get("lon"),
             "premises_id": f.get("premises_id"), "inspection_id": f.get("inspection_id"), "item_id": f.get("item_id"),
-            "dept": f.get("dept"), "deadline": f.get("deadline"), "status": f["status"], "assigned_to": None,
+            "location_source": f.get("location_source"), "dept": f.get("dept"), "deadline": f.get("deadline"), "status": f["status"], "assigned_to": None,
             "archived": False, "author": f.get("author"), "created_at": f.get("created_at"), "received_at": self.now,
             "updated_at": self.now})
         for i, p in enumerate(f["parties"]):
@@ -256,9 +259,10 @@ class _Batch:
         return f"{self.store.prefix}-{year}-{self.case_next[name]:06d}"
 
     def _photo_row(self, key: str, rid: str, ph: dict[str, Any]) -> None:
+        meta = {k: ph[k] for k in PHOTO_META if ph.get(k) is not None}
         self.add(t.photos, {"op_id": key, "report_id": rid, "sha256": ph["sha256"], "size": ph["size"],
                             "mime": ph.get("mime") or "application/octet-stream", "name": ph.get("name") or "",
-                            "added_at": self.now})
+                            "meta": dumps(meta) if meta else None, "added_at": self.now})
 
     def _report_set(self, op: dict[str, Any]) -> dict[str, Any]:
         rep = self._report(op)

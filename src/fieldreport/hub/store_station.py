@@ -65,7 +65,8 @@ class StationOps:
                 {"name": p.name, "role": p.role, "id": p.id_number, "phone": p.phone, "address": p.address,
                  "id_verified": p.id_verified}
                 for p in c.execute(sa.select(t.parties).where(t.parties.c.report_id == rid).order_by(t.parties.c.idx))]
-            rep["photos"] = [{"sha256": p.sha256, "size": p.size, "mime": p.mime, "name": p.name}
+            rep["photos"] = [{"sha256": p.sha256, "size": p.size, "mime": p.mime, "name": p.name,
+                              **(loads(p.meta) or {})}
                              for p in c.execute(sa.select(t.photos).where(t.photos.c.report_id == rid)
                                                 .order_by(t.photos.c.added_at, t.photos.c.op_id))]
             rep["notes"] = [{"note_id": n.note_id, "text": n.text, "author": n.author, "source": n.source,

@@ -27,4 +27,11 @@ def m006_privacy_purge_log(db) -> None:
     )
 
 
-MIGRATIONS = [m006_privacy_purge_log]
+def m007_privacy_list_order(db) -> None:
+    """`list` orders by (created_at, id): with this index both SQLite 3.40 (the plain store) and
+    SQLCipher's SQLite 3.51 (which otherwise scans and sorts the whole table — 10x slower on an
+    encrypted store of 100,000 reports) read just the newest rows."""
+    db.executescript_in_txn("CREATE INDEX IF NOT EXISTS reports_created_id ON reports(created_at, id);")
+
+
+MIGRATIONS = [m006_privacy_purge_log, m007_privacy_list_order]

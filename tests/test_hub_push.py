@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -335,3 +336,36 @@ def test_long_free_form_values_never_fail_a_batch(any_hub):
     rep = any_hub.store.station().report(c["entity"])
     assert rep["parties"][0]["id"] == "X" * 120 and rep["parties"][0]["id_verified"] is False
     assert rep["photos"][0]["mime"].startswith("image/") and rep["author"] == "A" * 100
+
+
+def test_an_operation_the_hub_cannot_apply_never_wedges_the_batch(any_hub, monkeypatch, caplog):
+    """A bug or a database-level refusal on one operation: it is answered rejected (and kept,
+    so a repeat is its duplicate); the operations around it are applied; nothing leaks."""
+    from fieldreport.hub import rules
+
+    real = rules.check_note
+
+    def flaky(payload):
+        if payload.get("text") == "触发故障":
+            raise RuntimeError("张三 110105194912310020")
+        return real(payload)
+
+    monkeypatch.setattr(rules, "check_note", flaky)
+    dev = any_hub.device()
+    c = dev.create()
+    bad = dev.op("report.note", c["entity"], {"note_id": ids.uuid7(), "text": "触发故障"})
+    good = dev.op("report.note", c["entity"], {"note_id": ids.uuid7(), "text": "正常备注"})
+    later = dev.create(title="后面的报告")
+    res = dev.push([c, bad, good, later])
+    assert [r["status"] for r in res["results"]] == ["applied", "rejected", "applied", "applied"]
+    assert "RuntimeError" in res["results"][1]["reason"] and "110105" not in json.dumps(res, ensure_ascii=False)
+    assert res["acked_through"] == 4
+    codes = [res["results"][0]["case_code"], res["results"][3]["case_code"]]
+    assert codes[0] != codes[1] and all(codes)
+    assert [n["text"] for n in any_hub.store.station().report(c["entity"])["notes"]] == ["正常备注"]
+    assert "110105" not in caplog.text
+    monkeypatch.setattr(rules, "check_note", real)
+    again = dev.push([bad])["results"][0]
+    assert again["status"] == "duplicate" and again["original"] == "rejected"
+    changes, _ = dev.pull_all()
+    assert sorted(ch["payload"]["case_code"] for ch in changes) == sorted(codes)

@@ -8,6 +8,7 @@ whose primary key is the ``op_id``. A rejected operation never fails the batch.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,9 +17,11 @@ from .. import ids
 from ..canon import op_hash
 from . import rules
 from . import store_schema as t
-from .errors import Forbidden, HubBusy
+from .errors import Forbidden, HubError
 from .rules import Reject
 from .store import dumps, loads
+
+log = logging.getLogger("fieldreport.hub")
 
 
 def push(store, device: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
@@ -28,33 +31,31 @@ def push(store, device: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, 
             raise Forbidden(f"operation {op['op_id']} carries device {op['device_id']}, not this device's id",
                             "device_id")
     try:
-        with store.write() as c:
-            locked = c.execute(sa.select(t.devices.c.acked_through).where(t.devices.c.device_id == dev_id)
-                               .with_for_update()).first()
-            if locked is None:
-                raise Forbidden("this device is not enrolled", "device_id")
-            batch = _Batch(store, c, device, ops)
-            results = {op["op_id"]: None for op in ops}
-            for op in sorted(ops, key=lambda o: o["seq"]):
-                res = batch.one(op)
-                if results.get(op["op_id"]) is None:
-                    results[op["op_id"]] = res
-            batch.flush()
-            acked = _advance(c, dev_id, int(locked.acked_through))
-            store.emit(c, batch.changes)
-    except sa.exc.IntegrityError:
-        # a unique constraint caught what the checks above should have: never a duplicate row
-        raise HubBusy("a concurrent push held the same operations; try again") from None
-    out = [results[op["op_id"]] for op in ops]
-    # a repeated op_id inside one batch: its later copies are duplicates of the first
-    first_seen: set[str] = set()
-    for i, op in enumerate(ops):
-        if op["op_id"] in first_seen:
-            r = out[i]
-            out[i] = {"op_id": r["op_id"], "seq": r["seq"], "status": "duplicate",
-                      "original": r["status"] if r["status"] != "duplicate" else r.get("original"),
-                      **({"case_code": r["case_code"]} if r.get("case_code") else {})}
-        first_seen.add(op["op_id"])
+        return _push(store, device, ops, isolate=False)
+    except (HubError, sa.exc.OperationalError, sa.exc.InterfaceError):
+        raise  # busy, refused, or the database is gone: nothing to isolate
+    except Exception as e:  # noqa: BLE001 — one operation the hub cannot apply must not wedge the queue
+        log.error("push from %s failed (%s); applying its operations one by one", dev_id, type(e).__name__)
+        return _push(store, device, ops, isolate=True)
+
+
+def _push(store, device: dict[str, Any], ops: list[dict[str, Any]], *, isolate: bool) -> dict[str, Any]:
+    """One transaction. With ``isolate`` every operation runs in its own savepoint, and one
+    that raises is answered ``rejected`` (recorded, so it shows in the laptop's dead letters)."""
+    dev_id = device["device_id"]
+    with store.write() as c:
+        locked = c.execute(sa.select(t.devices.c.acked_through).where(t.devices.c.device_id == dev_id)
+                           .with_for_update()).first()
+        if locked is None:
+            raise Forbidden("this device is not enrolled", "device_id")
+        batch = _Batch(store, c, device, ops)
+        out: list[dict[str, Any]] = [{}] * len(ops)
+        # in seq order; a second copy of an op_id in the batch finds the first held: a duplicate
+        for i in sorted(range(len(ops)), key=lambda i: ops[i]["seq"]):
+            out[i] = batch.one_isolated(ops[i]) if isolate else batch.one(ops[i])
+        batch.flush()
+        acked = _advance(c, dev_id, int(locked.acked_through))
+        store.emit(c, batch.changes)
     return {"acked_through": acked, "chain_ok": batch.chain_ok, "results": out}
 
 
@@ -175,6 +176,11 @@ class _Batch:
         if chain:
             res["chain"] = chain
             self.chain_ok = False
+        self._record(op, claimed, res)
+        return res
+
+    def _record(self, op: dict[str, Any], claimed: str, res: dict[str, Any]) -> None:
+        """The operation and its answer, into the ledger (``ops``) and the batch's view of it."""
         self.add(t.ops, {
             "op_id": op["op_id"], "device_id": op["device_id"], "seq": op["seq"], "clock": op["clock"], "ts": op["ts"],
             "type": op["type"], "entity": op["entity"], "payload": dumps(op["payload"]),
@@ -182,6 +188,41 @@ class _Batch:
             "result": dumps(res)})
         self.held[op["op_id"]] = (res["status"], res)
         self.seq_owner[op["seq"]], self.hash_at[op["seq"]] = op["op_id"], claimed
+
+    def one_isolated(self, op: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`one` inside a savepoint; if it raises, its traces are undone and the
+        operation is recorded as rejected with the error's type (never its text: it may hold
+        personal data)."""
+        saved = (op["entity"] in self.exists, dict(self.case_next), dict(self.case_written), len(self.changes),
+                 self.chain_ok)
+        sp = self.c.begin_nested()
+        try:
+            res = self.one(op)
+            self.flush()
+            sp.commit()
+            return res
+        except HubError:
+            sp.rollback()
+            raise
+        except Exception as e:  # noqa: BLE001
+            sp.rollback()
+            error = type(e).__name__
+            log.error("operation %s (%s) from %s cannot be applied: %s", op["op_id"], op["type"], op["device_id"],
+                      error)
+        had, self.case_next, self.case_written, n_changes, self.chain_ok = saved
+        if not had:
+            self.exists.discard(op["entity"])
+        del self.changes[n_changes:]
+        for tbl in _FLUSH_ORDER:
+            self.rows[tbl] = []
+        self.held.pop(op["op_id"], None)
+        self.seq_owner.pop(op["seq"], None)
+        self.hash_at.pop(op["seq"], None)
+        res = {"op_id": op["op_id"], "seq": op["seq"], "status": "rejected", "field": None,
+               "reason": f"the hub could not apply this operation (internal error {error}); "
+                         f"the station's log has it — resubmit later or ask the station"}
+        self._record(op, op.get("hash") or op_hash(op), res)
+        self.flush()
         return res
 
     def _chain(self, op: dict[str, Any]) -> str | None:

@@ -108,6 +108,8 @@ def test_round_trip_with_no_network(cli, run, laptop, offline_hub, usb, home):
     assert made["ops"] == 3 and made["seq_first"] == 1 and made["seq_last"] == 3 and made["photos"] == 1
     bundle = Path(made["out"])
     assert bundle.parent == usb and (bundle.stat().st_mode & 0o777) == 0o600
+    raw = bundle.read_bytes()  # a lost stick shows no report and no photo
+    assert "消防通道堵塞".encode() not in raw and PNG[8:100] not in raw and b"A1024" not in raw
     assert not [p for p in usb.iterdir() if p.name.endswith(".part")]
     assert _status(cli)["queued"] == 3  # nothing counts as sent before the receipt
 
@@ -198,12 +200,14 @@ def _rewrite(src: Path, dst: Path, edit):
             out.addfile(info, io.BytesIO(data))
 
 
+def _flip(data: bytes) -> bytes:
+    b = bytearray(data)
+    b[len(b) // 2] ^= 0x01
+    return bytes(b)
+
+
 def _tamper_ops(name, data):
-    if name == "ops.json":
-        doc = json.loads(data)
-        doc["ops"][0]["payload"]["title"] = "篡改的标题"
-        return json.dumps(doc, ensure_ascii=False).encode()
-    return data
+    return _flip(data) if name == "ops.json.enc" else data
 
 
 def test_refused_bundles_apply_nothing(cli, run, laptop, offline_hub, usb, home, tmp_path):
@@ -219,12 +223,12 @@ def test_refused_bundles_apply_nothing(cli, run, laptop, offline_hub, usb, home,
     def deep(name, data, _state={}):
         import hashlib
 
-        if name == "ops.json":
+        if name == "ops.json.enc":
             data = _tamper_ops(name, data)
             _state["sha"] = (hashlib.sha256(data).hexdigest(), len(data))
         if name == "manifest.json":
             m = json.loads(data)
-            m["files"]["ops.json"] = {"sha256": _state["sha"][0], "size": _state["sha"][1]}
+            m["files"]["ops.json.enc"] = {"sha256": _state["sha"][0], "size": _state["sha"][1]}
             return json.dumps(m).encode()
         return data
 
@@ -289,11 +293,7 @@ def test_laptop_refuses_foreign_or_tampered_station_bundles(cli, run, laptop, of
     assert r.code == 0, r.err
 
     def edit(name, data):
-        if name == "changes.json":
-            doc = json.loads(data)
-            doc["changes"][0]["payload"]["case_code"] = "HB-FAKE"
-            return json.dumps(doc).encode()
-        return data
+        return _flip(data) if name == "changes.json.enc" else data
 
     _rewrite(usb / "mine.tar", usb / "mine-tampered.tar", edit)
     r = cli("bundle", "apply", usb / "mine-tampered.tar")

@@ -66,7 +66,7 @@ def create(store, paths, blobstore, *, out: str | os.PathLike | None = None) -> 
     payload = {"device_id": device_id, "epoch": store.meta("hub_epoch"), "ops": ops}
     extra = {"seq_first": first, "seq_last": last, "ops": len(ops), "hub_epoch": store.meta("hub_epoch"),
              "pull_cursor": int(store.meta("pull_cursor") or 0), "missing_blobs": missing}
-    manifest = bf.write_bundle(target, kind="push", device_id=device_id, payload_name="ops.json", payload=payload,
+    manifest = bf.write_bundle(target, kind="push", device_id=device_id, payload=payload,
                                blobs=blobs, key=key, extra=extra)
     n_blobs = sum(1 for n in manifest["files"] if n.startswith("blobs/"))
     return {"out": str(target), "bytes": target.stat().st_size, "device_id": device_id, "ops": len(ops),
@@ -118,7 +118,7 @@ def apply(store, paths, path: str | os.PathLike) -> dict[str, Any]:
     from .store import sync_state
 
     key = _key(paths)
-    manifest, page, _blobs = bf.read_bundle(path, kind="pull", blob_dir=None)
+    manifest, sealed, _blobs = bf.read_bundle(path, kind="pull", blob_dir=None)
     device_id = store.meta("device_id")
     if manifest.get("device_id") != device_id:
         raise bf.BundleRefused(_("file: the bundle is for device {device_id}, not this laptop "
@@ -126,6 +126,7 @@ def apply(store, paths, path: str | os.PathLike) -> dict[str, Any]:
     if not bf.verify(manifest, key):
         raise bf.BundleRefused(_("file: the bundle's HMAC does not match this laptop's key (tampered, or made for "
                                "another enrollment); nothing applied"), "file")
+    page = bf.open_payload(sealed, key)
     for k in ("epoch", "cursor", "changes"):
         if k not in page:
             raise bf.BundleRefused(_("file: the bundle's changes lack {k}; nothing applied").format(k=repr(k)), "file")

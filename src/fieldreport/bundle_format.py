@@ -4,9 +4,9 @@
 
 A bundle is a tar file (PAX), members in this order:
 
-* the payload: ``ops.json`` (kind ``push``: a ``PushRequest`` body, laptop → hub) or
-  ``changes.json`` (kind ``pull``: a ``PullResponse`` page, hub → laptop);
-* ``blobs/<sha256>`` — photo bytes (push only);
+* the payload: ``ops.json.enc`` (kind ``push``: a ``PushRequest`` body, laptop → hub) or
+  ``changes.json.enc`` (kind ``pull``: a ``PullResponse`` page, hub → laptop);
+* ``blobs/<sha256>`` — photo bytes (push only), named by the plain photo's sha256;
 * ``manifest.json`` — last, so a truncated file has none: ``format``, ``version``, ``kind``,
   ``device_id``, kind-specific fields, ``files`` (name → sha256 and size of every other member)
   and ``hmac``.
@@ -18,6 +18,12 @@ derives it from its token, the hub reads it from the device's enrollment. A rece
 tar) carries an ``hmac`` made the same way. Since the manifest names the sha256 of every part,
 the HMAC authenticates the whole bundle; anyone who can read the hub's database could forge one,
 exactly as they could read everything else there.
+
+The payload and every photo are sealed with AES-256-GCM (``magic "FRB1" | 12-byte nonce |
+ciphertext | tag``) under HMAC-SHA256(key, "fieldreport bundle encryption v1"): a lost USB
+stick shows the device id and the counts in the manifest, never a report, a name or a photo.
+``files`` lists the sha256 of the sealed bytes (checked before anything is decrypted) and, for
+photos, ``plain_sha256`` (checked after).
 
 Every file is written to a temp file next to the target, fsynced and renamed: a stick pulled
 out mid-write leaves a ``.part`` file, never a half bundle under the final name.
@@ -46,6 +52,11 @@ CHUNK = 1 << 20
 MAX_JSON_BYTES = 512 * 1024 * 1024
 
 
+ENCRYPTION = "aes-256-gcm"
+_SEALED_MAGIC = b"FRB1"
+PAYLOAD = {"push": "ops.json.enc", "pull": "changes.json.enc"}
+
+
 class BundleRefused(InputError):
     """The file is not a whole, genuine bundle for this side; nothing was applied."""
 
@@ -56,6 +67,33 @@ def key_from_token(token: str) -> bytes:
 
 def key_from_token_hash(token_hash_hex: str) -> bytes:
     return bytes.fromhex(token_hash_hex)
+
+
+def _enc_key(key: bytes) -> bytes:
+    return hmac.new(key, b"fieldreport bundle encryption v1", hashlib.sha256).digest()
+
+
+def seal(key: bytes, data: bytes) -> bytes:
+    """AES-256-GCM under a key derived from ``key``: magic, 12-byte nonce, ciphertext and tag."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    return _SEALED_MAGIC + nonce + AESGCM(_enc_key(key)).encrypt(nonce, data, _SEALED_MAGIC)
+
+
+def unseal(key: bytes, blob: bytes) -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if not blob.startswith(_SEALED_MAGIC) or len(blob) < len(_SEALED_MAGIC) + 12 + 16:
+        raise BundleRefused(_("file: a part of the bundle is not sealed as expected (tampered); nothing applied"),
+                            "file")
+    nonce, body = blob[4:16], blob[16:]
+    try:
+        return AESGCM(_enc_key(key)).decrypt(nonce, body, _SEALED_MAGIC)
+    except InvalidTag:
+        raise BundleRefused(_("file: a part of the bundle does not decrypt with this device's key (tampered or "
+                              "another device's); nothing applied"), "file") from None
 
 
 def sign(doc: dict[str, Any], key: bytes) -> str:
@@ -88,13 +126,15 @@ def check_out(out: str | os.PathLike | None, default_name: str) -> Path:
     return target
 
 
-def write_bundle(target: Path, *, kind: str, device_id: str, payload_name: str, payload: dict[str, Any],
+def write_bundle(target: Path, *, kind: str, device_id: str, payload: dict[str, Any],
                  blobs: Iterable[tuple[str, Any]] = (), key: bytes, extra: dict[str, Any]) -> dict[str, Any]:
-    """Write a bundle atomically. ``blobs``: (sha256, opener) where ``opener()`` returns a binary
-    file object. Returns the manifest."""
+    """Write a bundle atomically: payload and photos sealed (AES-256-GCM), the manifest in clear
+    and signed. ``blobs``: (sha256, opener) where ``opener()`` returns a binary file object of the
+    plain photo. Returns the manifest."""
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     files: dict[str, dict[str, Any]] = {}
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    payload_name = PAYLOAD[kind]
+    data = seal(key, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     try:
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as raw:
@@ -108,10 +148,12 @@ def write_bundle(target: Path, *, kind: str, device_id: str, payload_name: str, 
                     if digest != sha:  # a damaged photo is not carried as if it were whole
                         extra.setdefault("missing_blobs", []).append(sha)
                         continue
+                    body = seal(key, body)
                     _add(tar, f"blobs/{sha}", body)
-                    files[f"blobs/{sha}"] = {"sha256": digest, "size": len(body)}
+                    files[f"blobs/{sha}"] = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+                                             "plain_sha256": sha}
                 manifest = {"format": FORMAT, "version": VERSION, "kind": kind, "device_id": device_id,
-                            "created_at": ids.now_iso(), **extra, "files": files}
+                            "created_at": ids.now_iso(), "encryption": ENCRYPTION, **extra, "files": files}
                 manifest["hmac"] = sign(manifest, key)
                 _add(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
             raw.flush()
@@ -132,10 +174,11 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def read_bundle(path: str | os.PathLike, *, kind: str, blob_dir: Path | None = None) -> tuple[dict, dict, dict[str, Path]]:
+def read_bundle(path: str | os.PathLike, *, kind: str, blob_dir: Path | None = None) -> tuple[dict, bytes, dict[str, Path]]:
     """Read and check a bundle's structure and every part's sha256 (not yet its HMAC: the
     caller knows the key only from ``manifest['device_id']``). Blobs are written to
-    ``blob_dir`` (named by their sha256). Returns (manifest, payload, {sha256: path})."""
+    ``blob_dir`` (named by their sha256, still sealed). Returns (manifest, sealed payload,
+    {sha256: path}); ``open_payload`` and ``open_blob`` decrypt once the HMAC was checked."""
     p = Path(path)
     if not p.is_file():
         raise BundleRefused(_("file: {path} does not exist or is not a file").format(path=repr(str(path))), "file")
@@ -151,7 +194,7 @@ def read_bundle(path: str | os.PathLike, *, kind: str, blob_dir: Path | None = N
                     raise BundleRefused(_("file: unexpected member {name}: not a fieldreport bundle; nothing applied").format(name=repr(name)),
                                         "file")
                 f = tar.extractfile(m)
-                if name == "manifest.json" or name.endswith(".json"):
+                if name == "manifest.json" or name in PAYLOAD.values():
                     if m.size > MAX_JSON_BYTES:
                         raise BundleRefused(_("file: {name} is too large; nothing applied").format(name=name), "file")
                     data = f.read()
@@ -208,22 +251,41 @@ def read_bundle(path: str | os.PathLike, *, kind: str, blob_dir: Path | None = N
         if not isinstance(meta, dict) or got != (meta.get("sha256"), meta.get("size")):
             raise BundleRefused(_("file: {name} does not match its sha256 in the manifest (damaged or tampered); "
                                 "nothing applied").format(name=name), "file")
-        if name.startswith("blobs/") and name.split("/", 1)[1] != meta.get("sha256"):
+        if name.startswith("blobs/") and name.split("/", 1)[1] != meta.get("plain_sha256"):
             raise BundleRefused(_("file: {name} is not named by its sha256 (tampered); nothing applied").format(name=name), "file")
     extra = set(seen) - set(files)
     if extra:
         raise BundleRefused(_("file: {value} is not listed in the manifest (tampered); nothing applied").format(value=sorted(extra)[0]),
                             "file")
-    payload_name = "ops.json" if kind == "push" else "changes.json"
+    payload_name = PAYLOAD[kind]
     if payload_name not in payload_raw:
-        raise BundleRefused(_("file: the bundle has no {payload_name}; nothing applied").format(payload_name=payload_name), "file")
+        raise BundleRefused(_("file: the bundle has no {payload_name}; nothing applied").format(
+            payload_name=payload_name), "file")
+    if manifest.get("encryption") != ENCRYPTION:
+        raise BundleRefused(_("file: the bundle is not sealed the way this fieldreport expects; nothing applied"),
+                            "file")
+    return manifest, payload_raw[payload_name], blobs
+
+
+def open_payload(raw: bytes, key: bytes) -> dict[str, Any]:
+    """The bundle's payload, decrypted and parsed (after its HMAC was verified)."""
     try:
-        payload = json.loads(payload_raw[payload_name])
+        payload = json.loads(unseal(key, raw))
     except ValueError:
-        raise BundleRefused(_("file: {payload_name} in the bundle is not JSON; nothing applied").format(payload_name=payload_name), "file") from None
+        raise BundleRefused(_("file: the bundle's contents are not JSON; nothing applied"), "file") from None
     if not isinstance(payload, dict):
-        raise BundleRefused(_("file: {payload_name} in the bundle is not an object; nothing applied").format(payload_name=payload_name), "file")
-    return manifest, payload, blobs
+        raise BundleRefused(_("file: the bundle's contents are not an object; nothing applied"), "file")
+    return payload
+
+
+def open_blob(path: Path, sha: str, key: bytes) -> bytes:
+    """One photo of the bundle, decrypted and checked against its sha256."""
+    data = unseal(key, Path(path).read_bytes())
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise BundleRefused(_("file: photo {sha} in the bundle does not match its sha256 (tampered); nothing "
+                              "applied").format(sha=sha[:12]), "file")
+    return data
+
 
 
 def write_json_atomic(target: Path, doc: dict[str, Any]) -> None:

@@ -319,11 +319,12 @@ def test_bundle_needs_a_token(cli, profile, usb):
     assert list(usb.iterdir()) == []
 
 
-def test_import_then_online_sync_no_duplicates(cli, run, profile, home, hub, usb):
+def test_import_then_online_sync_no_duplicates(cli, run, profile, home, any_hub, usb):
     """The bundle reached the hub but its receipt never came back; the laptop later syncs
-    online: every entry is answered duplicate, the hub holds each once."""
+    online: every entry is answered duplicate, the hub holds each once (SQLite and PostgreSQL)."""
     import httpx
 
+    hub = any_hub
     dev = _device_id(home)
     code = hub.enroll()
     r = httpx.post(hub.url + "/v1/enroll", json={"code": code, "device_id": dev, "name": "laptop"}, timeout=30)

@@ -4,14 +4,13 @@ Idempotent both ways, refused whole when truncated, tampered or for the wrong de
 
 import json
 import os
-import shutil
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from fieldreport import paths as _paths, profile as _profile
-from fieldreport.bundle_format import key_from_token, sign
+
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
 

@@ -201,10 +201,11 @@ class ThreadHub(Hub):
 class ProcessHub(Hub):
     """``fieldreport hub serve`` as a subprocess (``kill()`` sends SIGKILL, ``start()`` again)."""
 
-    def __init__(self, data_dir: Path, db_url: str):
+    def __init__(self, data_dir: Path, db_url: str, *, cert: str | None = None, key: str | None = None):
         super().__init__(data_dir, db_url)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = (cert, key) if cert else None
+        self.url = f"{'https' if cert else 'http'}://127.0.0.1:{self.port}"
         self.proc = None
         from fieldreport.hub import station
 
@@ -214,13 +215,14 @@ class ProcessHub(Hub):
         import httpx
 
         env = dict(os.environ, FIELDREPORT_HUB_HOME=str(self.data_dir))
+        tls = ["--cert", self.tls[0], "--key", self.tls[1]] if self.tls else []
         self.proc = subprocess.Popen([PY, "-m", "fieldreport", "hub", "serve", "--port", str(self.port),
-                                      "--log-level", "warning"], env=env, stdout=subprocess.PIPE,
+                                      "--log-level", "warning", *tls], env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/v1/health", timeout=1, verify=self._verify()).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
@@ -228,6 +230,11 @@ class ProcessHub(Hub):
                 out, err = self.proc.communicate(timeout=5)
                 raise RuntimeError(f"hub did not start: {err.decode(errors='replace')[-2000:]}")
             time.sleep(0.05)
+
+    def _verify(self):
+        import ssl
+
+        return ssl.create_default_context(cafile=self.tls[0]) if self.tls else True
 
     def kill(self):
         if self.proc and self.proc.poll() is None:

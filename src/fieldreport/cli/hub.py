@@ -33,8 +33,9 @@ def register(app: typer.Typer) -> None:
     cmds = (
         ("init", init, _("Create the hub's database (SQLite by default, or PostgreSQL) and its epoch."),
          "fieldreport hub init --db postgresql://fieldreport@127.0.0.1/hub --prefix HB"),
-        ("serve", serve, _("Serve the hub over HTTP until interrupted. Put TLS in front of it (a reverse proxy) "
-                           "when it listens beyond loopback."), "fieldreport hub serve --host 0.0.0.0 --port 8765"),
+        ("serve", serve, _("Serve the hub until interrupted: HTTPS with --cert and --key, else plain HTTP (keep "
+                           "that to loopback, or put a TLS proxy in front)."),
+         "fieldreport hub serve --host 0.0.0.0 --port 8443 --cert hub.pem --key hub.key"),
         ("enroll", enroll, _("Issue a one-time enrollment code for an officer's laptop (valid 72 hours by "
                              "default)."), "fieldreport hub enroll --officer-id A1024 --name 王芳 --area 东村"),
         ("devices", devices, _("List the enrolled laptops, their officer and how far each is acknowledged."),
@@ -119,11 +120,13 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help=_("Address to listen on.")),
     port: int = typer.Option(8765, "--port", help=_("TCP port to listen on.")),
     log_level: str = typer.Option("info", "--log-level", help=_("debug, info, warning or error.")),
+    cert: str = typer.Option(None, "--cert", help=_("TLS certificate (PEM) to serve HTTPS with; needs --key.")),
+    key: str = typer.Option(None, "--key", help=_("The certificate's private key (PEM).")),
 ):
     from ..hub import station
 
     try:
-        station.serve(data, db, host=host, port=port, log_level=log_level)
+        station.serve(data, db, host=host, port=port, log_level=log_level, cert=cert, key=key)
     except FieldReportError as exc:
         handle(exc)
 

@@ -253,9 +253,11 @@ def _header_int(request: Request, name: str) -> int:
     return int(raw)
 
 
-def serve(state: HubState, host: str, port: int, *, log_level: str = "info") -> None:
-    """Run the hub in this process until interrupted (one process: one writer on SQLite)."""
+def serve(state: HubState, host: str, port: int, *, log_level: str = "info", cert: str | None = None,
+          key: str | None = None) -> None:
+    """Run the hub in this process until interrupted (one process: one writer on SQLite);
+    HTTPS when ``cert`` and ``key`` (PEM files) are given."""
     import uvicorn
 
     uvicorn.run(create_app(state), host=host, port=port, log_level=log_level, workers=1, access_log=True,
-                server_header=False, date_header=True)
+                server_header=False, date_header=True, ssl_certfile=cert, ssl_keyfile=key)

@@ -42,22 +42,29 @@ def init(data: str | None = None, db: str | None = None, prefix: str = "HB") -> 
 
 
 def serve(data: str | None = None, db: str | None = None, *, host: str = "127.0.0.1", port: int = 8765,
-          log_level: str = "info") -> None:
-    """Serve the hub until interrupted. Holds ``serve.lock`` so a restore cannot swap the
-    database under a running hub."""
+          log_level: str = "info", cert: str | None = None, key: str | None = None) -> None:
+    """Serve the hub until interrupted (HTTPS with ``cert`` and ``key``). Holds ``serve.lock``
+    so a restore cannot swap the database under a running hub."""
     from .app import HubState, serve as run
     from .blobs import HubBlobs
     from .store import HubStore
 
     if not 0 < port < 65536:
         raise InputError(f"port: {port} is not a TCP port (1-65535)", "port")
+    if bool(cert) != bool(key):
+        raise InputError("cert: give both --cert and --key (PEM files), or neither", "cert")
+    for name, f in (("cert", cert), ("key", key)):
+        if f and not os.path.isfile(f):
+            raise InputError(f"{name}: {f} is not a file", name)
+    if log_level not in ("debug", "info", "warning", "error"):
+        raise InputError(f"log-level: {log_level!r}; choose debug, info, warning or error", "log_level")
     cfg = _config.load(data, db)
     lock = _take_lock(cfg.data_dir)
     if lock is None:
         raise InputError(f"another hub is already serving from {cfg.data_dir}", "data")
     try:
         with HubStore.open(cfg.db_url) as store:
-            run(HubState(store, HubBlobs(cfg.blobs_dir)), host, port, log_level=log_level)
+            run(HubState(store, HubBlobs(cfg.blobs_dir)), host, port, log_level=log_level, cert=cert, key=key)
     finally:
         os.close(lock)
 

@@ -175,8 +175,9 @@ class HttpTransport:
         self.stats.requests += 1
         self.stats.bytes_up += len(body or b"") + 200 + sum(len(k) + len(v) + 4 for k, v in hdrs.items())
         try:
+            # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify
             r = self.session.request(method, url, data=body, headers=hdrs, params=params, timeout=self.timeout,
-                                     allow_redirects=False, stream=False)
+                                     allow_redirects=False, stream=False, verify=self.session.verify)
             content = r.content
         except rq.exceptions.SSLError as e:
             raise LinkError(f"TLS check of {self.base} failed ({_short(e)}); if the station uses its own "

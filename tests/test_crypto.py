@@ -168,7 +168,7 @@ def test_the_store_refuses_a_key_that_does_not_open_it(enc, cli, home):
     # and without any key, the encrypted file is named as such, not as "damaged"
     os.rename(home / "fieldreport.key", home / "key.aside")
     r = cli("list")
-    assert r.code == 2 and "encrypted" in r.err and "keyfile" in r.err
+    assert r.code == 5 and "encrypted" in r.err and "keyfile" in r.err and r.err.count("\n") == 1
 
 
 def test_encrypt_then_decrypt_an_existing_store(profile, cli, home, photo, monkeypatch):

@@ -418,8 +418,9 @@ def _connect(path: Path, key: str | None = None) -> sqlite3.Connection:
         if key and not cipher.is_plain_file(path):
             conn = cipher.connect(path, key, busy / 1000)
         elif not key and path.exists() and path.stat().st_size and not cipher.is_plain_file(path):
-            raise InputError(f"the store {path} is encrypted but this laptop has no keyfile for it "
-                             f"({path.parent / 'fieldreport.key'}); restore the keyfile from your backup", "passphrase")
+            raise StoreCorrupt(f"the store {path} is not a plain SQLite file: it is damaged, or encrypted and this "
+                               f"laptop's keyfile ({path.parent / 'fieldreport.key'}) is missing; nothing was changed "
+                               f"— restore the keyfile or the store from a backup")
         else:
             conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy / 1000, check_same_thread=False)
     except sqlite3.Error as e:

@@ -76,6 +76,25 @@ def register(app: typer.Typer) -> None:
                 " fieldreport login https://hub.example.org K7QF-2MXD-9TPA")(login)
 
 
+def _run(call, render: str | None, as_json: bool = False, *, mask: bool = False) -> None:
+    """Make the one library call; print its error as one line, or its answer as JSON or
+    through ``render_hub.<render>``. ``mask`` masks personal data in the report(s) first."""
+    from . import render_hub
+
+    try:
+        out = call()
+    except FieldReportError as exc:
+        handle(exc)
+    if mask:
+        from ..privacy import mask_report
+
+        out = [mask_report(r) for r in out] if isinstance(out, list) else mask_report(out)
+    if as_json:
+        emit_json(out)
+    elif render:
+        getattr(render_hub, render)(out)
+
+
 def login(
     hub_url: str = typer.Argument(..., help=_("The hub's URL.")),
     code: str = typer.Argument(..., help=_("The enrollment code from the station.")),
@@ -83,18 +102,10 @@ def login(
     as_json: bool = _json_opt(),
 ):
     from .. import enroll
-    from . import render_hub
     from .common import env
 
     e = env()
-    try:
-        out = enroll.login(e.paths, e.profile, hub_url, code, ca_bundle=ca_bundle)
-    except FieldReportError as exc:
-        handle(exc)
-    if as_json:
-        emit_json(out)
-    else:
-        render_hub.logged_in(out)
+    _run(lambda: enroll.login(e.paths, e.profile, hub_url, code, ca_bundle=ca_bundle), "logged_in", as_json)
 
 
 def init(
@@ -103,16 +114,8 @@ def init(
     as_json: bool = _json_opt(),
 ):
     from ..hub import station
-    from . import render_hub
 
-    try:
-        out = station.init(data, db, prefix)
-    except FieldReportError as exc:
-        handle(exc)
-    if as_json:
-        emit_json(out)
-    else:
-        render_hub.initialised(out)
+    _run(lambda: station.init(data, db, prefix), "initialised", as_json)
 
 
 def serve(
@@ -125,10 +128,7 @@ def serve(
 ):
     from ..hub import station
 
-    try:
-        station.serve(data, db, host=host, port=port, log_level=log_level, cert=cert, key=key)
-    except FieldReportError as exc:
-        handle(exc)
+    _run(lambda: station.serve(data, db, host=host, port=port, log_level=log_level, cert=cert, key=key), None)
 
 
 def enroll(
@@ -140,42 +140,21 @@ def enroll(
     data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
 ):
     from ..hub import station
-    from . import render_hub
 
-    try:
-        out = station.enroll_code(officer_id, name, area, role, ttl, data, db)
-    except FieldReportError as exc:
-        handle(exc)
-    if as_json:
-        emit_json(out)
-    else:
-        render_hub.code(out)
+    _run(lambda: station.enroll_code(officer_id, name, area, role, ttl, data, db), "code", as_json)
 
 
 def devices(data: str = _data(), db: str = _db(), as_json: bool = _json_opt()):
     from ..hub import station
-    from . import render_hub
 
-    try:
-        out = station.devices(data, db)
-    except FieldReportError as exc:
-        handle(exc)
-    if as_json:
-        emit_json(out)
-    else:
-        render_hub.devices(out)
+    _run(lambda: station.devices(data, db), "devices", as_json)
 
 
 def revoke(device_id: str = typer.Argument(..., help=_("The laptop's device id.")), data: str = _data(),
            db: str = _db()):
     from ..hub import station
-    from . import render_hub
 
-    try:
-        station.revoke(device_id, data, db)
-    except FieldReportError as exc:
-        handle(exc)
-    render_hub.revoked(device_id)
+    _run(lambda: station.revoke(device_id, data, db), "revoked")
 
 
 def reports(
@@ -187,20 +166,9 @@ def reports(
     data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
 ):
     from ..hub import station
-    from . import render_hub
 
-    try:
-        rows = station.reports(area=area, status=status, kind=kind, limit=limit, data=data, db=db)
-    except FieldReportError as exc:
-        handle(exc)
-    if not reveal:
-        from ..privacy import mask_report
-
-        rows = [mask_report(r) for r in rows]
-    if as_json:
-        emit_json(rows)
-    else:
-        render_hub.reports(rows)
+    _run(lambda: station.reports(area=area, status=status, kind=kind, limit=limit, data=data, db=db), "reports",
+         as_json, mask=not reveal)
 
 
 def show(
@@ -209,20 +177,8 @@ def show(
     data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
 ):
     from ..hub import station
-    from . import render_hub
 
-    try:
-        rep = station.report(ref, data, db)
-    except FieldReportError as exc:
-        handle(exc)
-    if not reveal:
-        from ..privacy import mask_report
-
-        rep = mask_report(rep)
-    if as_json:
-        emit_json(rep)
-    else:
-        render_hub.report(rep)
+    _run(lambda: station.report(ref, data, db), "report", as_json, mask=not reveal)
 
 
 def decide(
@@ -235,61 +191,30 @@ def decide(
     data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
 ):
     from ..hub import station
-    from . import render_hub
 
-    try:
-        out = station.decide(ref, status=status, dept=dept, assign=assign, note=note, by=by, data=data, db=db)
-    except FieldReportError as exc:
-        handle(exc)
-    if as_json:
-        emit_json(out)
-    else:
-        render_hub.decided(out)
+    _run(lambda: station.decide(ref, status=status, dept=dept, assign=assign, note=note, by=by, data=data, db=db),
+         "decided", as_json)
 
 
 def template(file: str = typer.Argument(..., help=_("The template's JSON file.")), data: str = _data(),
              db: str = _db(), as_json: bool = _json_opt()):
     from ..hub import station
-    from . import render_hub
 
-    try:
-        out = station.publish_template(file, data, db)
-    except FieldReportError as exc:
-        handle(exc)
-    if as_json:
-        emit_json(out)
-    else:
-        render_hub.published(out)
+    _run(lambda: station.publish_template(file, data, db), "published", as_json)
 
 
 def backup(file: str = typer.Argument(..., help=_("Where to write the copy (a new file).")), data: str = _data(),
            db: str = _db(), as_json: bool = _json_opt()):
     from ..hub import station
-    from . import render_hub
 
-    try:
-        out = station.backup(file, data, db)
-    except FieldReportError as exc:
-        handle(exc)
-    if as_json:
-        emit_json(out)
-    else:
-        render_hub.backed_up(out)
+    _run(lambda: station.backup(file, data, db), "backed_up", as_json)
 
 
 def restore(file: str = typer.Argument(None, help=_("The backup file (SQLite); omit after a pg_restore.")),
             data: str = _data(), db: str = _db(), as_json: bool = _json_opt()):
     from ..hub import station
-    from . import render_hub
 
-    try:
-        out = station.restore(file, data, db)
-    except FieldReportError as exc:
-        handle(exc)
-    if as_json:
-        emit_json(out)
-    else:
-        render_hub.restored(out)
+    _run(lambda: station.restore(file, data, db), "restored", as_json)
 
 
 def request_original(

@@ -99,9 +99,11 @@ def devices(data: str | None = None, db: str | None = None) -> list[dict[str, An
         return store.devices()
 
 
-def revoke(device_id: str, data: str | None = None, db: str | None = None) -> None:
+def revoke(device_id: str, data: str | None = None, db: str | None = None) -> str:
+    """Revoke a laptop's token; returns its device id."""
     with opened(data, db) as store:
         store.revoke(device_id.strip())
+    return device_id.strip()
 
 
 def reports(*, area: str | None = None, status: str | None = None, kind: str | None = None, limit: int = 100,

@@ -27,6 +27,9 @@ _TYPER_STRINGS = (
     N_("Try [blue]'{command_path} {help_option}'[/] for help."),
 )
 
+# The placeholders of a usage line ("fieldreport [OPTIONS] COMMAND [ARGS]...").
+_USAGE_WORDS = (N_("[OPTIONS]"), N_("COMMAND [ARGS]..."))
+
 _installed = False
 
 
@@ -69,6 +72,8 @@ def install() -> None:
     original_write_usage = formatting.HelpFormatter.write_usage
 
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        for word in _USAGE_WORDS:
+            args = args.replace(word, _(word))
         return original_write_usage(self, prog, args, _("Usage: ") if prefix is None else prefix)
 
     formatting.HelpFormatter.write_usage = write_usage

@@ -369,3 +369,16 @@ def test_an_operation_the_hub_cannot_apply_never_wedges_the_batch(any_hub, monke
     assert again["status"] == "duplicate" and again["original"] == "rejected"
     changes, _ = dev.pull_all()
     assert sorted(ch["payload"]["case_code"] for ch in changes) == sorted(codes)
+
+
+def test_a_create_of_an_existing_entity_is_rejected_per_kind(any_hub):
+    dev = any_hub.device()
+    c = dev.create()
+    again = dev.create()
+    again = dev.op("report.create", c["entity"], again["payload"])
+    premises_same_id = dev.op("premises.create", c["entity"], {"name": "平安旅馆"})
+    res = dev.push([c, again, premises_same_id])["results"]
+    assert [r["status"] for r in res] == ["applied", "rejected", "applied"]
+    assert res[1]["field"] == "entity"
+    later = dev.op("report.create", c["entity"], c["payload"])  # in a later batch too
+    assert dev.push([later])["results"][0]["field"] == "entity"

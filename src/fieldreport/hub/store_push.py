@@ -108,7 +108,7 @@ class _Batch:
         self.held: dict[str, tuple[str, dict]] = {}
         self.seq_owner: dict[int, str] = {}
         self.hash_at: dict[int, str] = {}
-        self.exists: set[str] = set()
+        self.exists: set[tuple[str, str]] = set()   # (kind, id) of reports, premises, inspections
         self.case_next: dict[str, int] = {}      # counter name -> last number given in this batch
         self.case_written: dict[str, int] = {}   # counter name -> value the counter row holds now
         if ops:
@@ -133,7 +133,8 @@ class _Batch:
         for kind, tbl in (("report", t.reports), ("premises", t.premises), ("inspection", t.inspections)):
             ents = list(creates.get(kind, ()))
             for i in range(0, len(ents), 500):
-                self.exists.update(c.execute(sa.select(tbl.c.id).where(tbl.c.id.in_(ents[i:i + 500]))).scalars())
+                self.exists.update((kind, e) for e in
+                                   c.execute(sa.select(tbl.c.id).where(tbl.c.id.in_(ents[i:i + 500]))).scalars())
 
     def add(self, tbl, row: dict[str, Any]) -> None:
         self.rows[tbl].append(row)
@@ -193,7 +194,8 @@ class _Batch:
         """:meth:`one` inside a savepoint; if it raises, its traces are undone and the
         operation is recorded as rejected with the error's type (never its text: it may hold
         personal data)."""
-        saved = (op["entity"] in self.exists, dict(self.case_next), dict(self.case_written), len(self.changes),
+        key = (op["type"].partition(".")[0], op["entity"])
+        saved = (key in self.exists, dict(self.case_next), dict(self.case_written), len(self.changes),
                  self.chain_ok)
         sp = self.c.begin_nested()
         try:
@@ -211,7 +213,7 @@ class _Batch:
                       error)
         had, self.case_next, self.case_written, n_changes, self.chain_ok = saved
         if not had:
-            self.exists.discard(op["entity"])
+            self.exists.discard(key)
         del self.changes[n_changes:]
         for tbl in _FLUSH_ORDER:
             self.rows[tbl] = []
@@ -258,9 +260,10 @@ class _Batch:
         self.c.execute(_UPD_REPORT, {"b_key": rid, "updated_at": self.now, **values})
 
     def _created(self, op: dict[str, Any], what: str) -> None:
-        if op["entity"] in self.exists:
+        key = (op["type"].partition(".")[0], op["entity"])
+        if key in self.exists:
             raise Reject("entity", f"entity: {what} {op['entity']} already exists on the hub")
-        self.exists.add(op["entity"])
+        self.exists.add(key)
 
     def _report_create(self, op: dict[str, Any]) -> dict[str, Any]:
         f = rules.check_report_create(op["payload"])

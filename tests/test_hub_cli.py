@@ -38,8 +38,13 @@ def test_init_enroll_devices_revoke(cli, tmp_path):
     assert r.code == 0, r.err
     code = r.json()["code"]
     assert len(code) == 14 and code.count("-") == 2
-    r = cli("hub", "enroll", "--data", data, "--officer-id", "A1024", "--name", "王芳")
+    r = cli("hub", "enroll", "--data", data, "--officer-id", "A1024", "--name", "王芳")  # a second laptop
     assert r.code == 0 and "Enrollment code for A1024" in r.out
+    from fieldreport.hub.store import HubStore
+
+    with HubStore.open(f"sqlite:///{tmp_path / 'h' / 'hub.db'}") as s:
+        officer = s.officer("A1024")
+    assert officer["area"] == "东村" and officer["role"] == "auxiliary-police"  # kept, not wiped
     assert cli("hub", "devices", "--data", data, "--json").json() == []
     assert "No laptop is enrolled" in cli("hub", "devices", "--data", data).out
     one_line_error(cli("hub", "revoke", "--data", data, "0193a9c0-1111-7000-8000-000000000001"), 6)

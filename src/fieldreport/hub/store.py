@@ -190,8 +190,8 @@ class HubStore:
     # ------------------------------------------------------------------ officers, enrollment, devices
     def issue_code(self, officer_id: str, name: str, area: str | None, role: str | None = None,
                    ttl_hours: float = DEFAULT_CODE_TTL_H) -> dict[str, Any]:
-        """Create or update the officer and issue a one-time enrollment code (only its hash is
-        kept). Returns {code, officer_id, expires_at}."""
+        """Create or update the officer (``area`` and ``role`` are kept when not given) and issue
+        a one-time enrollment code (only its hash is kept). Returns {code, officer_id, expires_at}."""
         import datetime as dt
 
         raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
@@ -200,7 +200,7 @@ class HubStore:
         expires = (now + dt.timedelta(hours=ttl_hours)).isoformat(timespec="milliseconds")
         with self.write() as c:
             row = c.execute(sa.select(t.officers).where(t.officers.c.officer_id == officer_id)).first()
-            values = dict(name=name, area=area, role=role)
+            values = {"name": name, **{k: v for k, v in (("area", area), ("role", role)) if v is not None}}
             if row is None:
                 c.execute(t.officers.insert().values(officer_id=officer_id, created_at=ids.utc_now_iso(), **values))
             else:

@@ -35,7 +35,8 @@ EPOCH_TTL_S = 1.0
 
 class HubState:
     """What the app holds: the store, the blobs, and a short-lived copy of the epoch (so a
-    ``fieldreport hub restore --in-place`` run beside a live hub is seen within a second)."""
+    ``fieldreport hub restore`` after a pg_restore, run beside a live hub, is seen within a
+    second)."""
 
     def __init__(self, store: HubStore, blobs: HubBlobs, max_pushes: int = 8):
         self.store, self.blobs = store, blobs
@@ -150,16 +151,17 @@ class _ProtocolHeaders:
 
 
 def create_app(state: HubState) -> FastAPI:
+    # no OpenAPI: bodies are parsed by the wire models here, so a generated spec would describe none
     app = FastAPI(title="fieldreport hub", version=PROTOCOL_VERSION, docs_url=None, redoc_url=None,
-                  openapi_url="/v1/openapi.json")
+                  openapi_url=None)
     store, blobs = state.store, state.blobs
 
     async def device(request: Request) -> dict[str, Any]:
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("Authorization: send `Bearer <device token>` (enroll with `fieldreport init --code`)",
-                               "Authorization")
+            raise Unauthorized("Authorization: send `Bearer <device token>` (enroll with `fieldreport login HUB_URL "
+                               "CODE`)", "Authorization")
         dev = await run_in_threadpool(store.device_for_token, token.strip())
         if dev is None:
             raise Unauthorized("the device token is unknown or revoked; enroll again with a new code from the "

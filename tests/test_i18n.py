@@ -91,6 +91,10 @@ def test_help_is_chinese_under_zh(path):
                  "[default:"):
         assert word not in zh["help"], f"{word!r} left in English in `{key} --help`"
     assert "用法：" in zh["help"] and "Usage:" in en["help"]
+    # Chinese has no spaces to wrap at: nothing may be cropped with "…" (only the texts' own)
+    dump = help_dump("zh")
+    own = zh["texts"] + [t for k, v in dump.items() if k.rsplit(" ", 1)[0] == key and k != key for t in v["texts"][:1]]
+    assert zh["help"].count("…") <= sum(t.count("…") for t in own), zh["help"]
     for e, z in zip(en["texts"], zh["texts"]):
         if e.strip():
             assert z != e, f"untranslated help in `{key}`: {e!r}"

@@ -97,6 +97,18 @@ def _patch_rich_utils() -> None:
     ru.ERRORS_PANEL_TITLE = _("Error")
     ru.ABORTED_TEXT = _("Aborted.")
     ru.RICH_HELP = _("Try [blue]'{command_path} {help_option}'[/] for help.")
+    if not getattr(ru, "_fieldreport_fold", False):
+        # Chinese has no spaces: rich would crop a long help text with "…" rather than wrap it.
+        original_text = ru._make_rich_text
+
+        def make_rich_text(*a, **k):
+            out = original_text(*a, **k)
+            if hasattr(out, "overflow"):
+                out.overflow = "fold"
+            return out
+
+        ru._make_rich_text = make_rich_text
+        ru._fieldreport_fold = True
     usage = _("Usage: ")
     hl = ru.OptionHighlighter.highlights
     pattern = r"(?P<usage>" + re.escape(usage) + ")"

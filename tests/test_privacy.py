@@ -65,12 +65,14 @@ def test_reveal_is_audited(cli, one, home):
     assert oct((home / "audit.log").stat().st_mode)[-3:] == "600"
     # the log holds who/when/what, never the revealed data itself
     assert not _leaks((home / "audit.log").read_text(encoding="utf-8"))
+    r = cli("export", "--format", "json", "--reveal")
+    assert r.code == 0 and ID in r.out
     r = cli("audit", "--json")
-    assert [e["command"] for e in r.json()] == ["show", "list"]
+    assert [e["command"] for e in r.json()] == ["show", "list", "export"]
     r = cli("audit")
     assert r.code == 0 and "A1024" in r.out and "show" in r.out
     r = cli("--lang", "zh", "audit", "--limit", "1")
-    assert r.code == 0 and "警号" in r.out and "list" in r.out and "show" not in r.out
+    assert r.code == 0 and "警号" in r.out and "export" in r.out and "show" not in r.out
     r = cli("audit", "--limit", "-1")
     assert r.code == 2 and r.err.count("\n") == 1
 

@@ -91,10 +91,9 @@ def report(r: dict[str, Any]) -> None:
         console.print(f"  {local_time(n['created_at'])} [{n['source']}] {n['text']}")
 
 
-def decided(out: list[dict[str, Any]]) -> None:
-    for d in out:
-        console.print(_("{code}: recorded {changes}; the field gets it at the next sync.").format(
-            code=d["case_code"], changes=", ".join(d["changes"])))
+def decided(out: dict[str, Any]) -> None:
+    console.print(_("{code}: recorded {changes}; the field gets it at the next sync.").format(
+        code=out["case_code"], changes=", ".join(out["changes"])))
 
 
 def published(out: dict[str, Any]) -> None:

@@ -126,23 +126,14 @@ def report(ref: str, data: str | None = None, db: str | None = None) -> dict[str
 
 def decide(ref: str, *, status: str | None = None, dept: str | None = None, assign: str | None = None,
            note: str | None = None, by: str | None = None, data: str | None = None,
-           db: str | None = None) -> list[dict[str, Any]]:
-    """The station's decision on one report: route to a department, assign to an officer, move
-    its status, add a note — each its own transaction and its own change for the field."""
+           db: str | None = None) -> dict[str, Any]:
+    """The station's decision on one report (route, assign, move its status, add a note), all
+    or nothing; each part becomes its own change for the field."""
     if not any((status, dept, assign, note)):
         raise InputError("nothing to decide: give --status, --dept, --assign or --note")
-    done = []
     with opened(data, db) as store:
-        st = store.station()
-        if dept:
-            done.append(st.route(ref, dept, by=by))
-        if assign:
-            done.append(st.assign(ref, assign.strip(), by=by))
-        if status:
-            done.append(st.set_status(ref, status, note=note, by=by))
-        elif note:
-            done.append(st.note(ref, note, by=by))
-    return done
+        return store.station().decide(ref, dept=dept, assign=assign.strip() if assign else None, status=status,
+                                      note=note, by=by)
 
 
 def publish_template(file: str, data: str | None = None, db: str | None = None) -> dict[str, Any]:

@@ -86,80 +86,81 @@ class StationOps:
                     for r in c.execute(sa.select(t.ops).where(t.ops.c.device_id == device_id).order_by(t.ops.c.seq))]
 
     # ------------------------------------------------------------------ deciding
-    def _decide(self, ref: str, fn) -> dict[str, Any]:
+    def decide(self, ref: str, *, dept: str | None = None, assign: str | None = None, status: str | None = None,
+               note: str | None = None, by: str | None = None) -> dict[str, Any]:
+        """The station's decision on one report, in one transaction: route to ``dept`` (a
+        waiting report also moves to ``routed``), assign to an officer, move to ``status``
+        (with ``note``), or add ``note`` alone. Each part is checked before anything is
+        written, and becomes its own change in the pull feed."""
+        dept_code = None
+        if dept is not None:
+            dept_code = tx.resolve(tx.DEPARTMENTS, dept)
+            if dept_code is None:
+                raise BadRequest(f"dept: unknown department {dept!r}; choose one of: {' '.join(tx.DEPARTMENTS)}",
+                                 "dept")
+        to = (tx.resolve(tx.STATUSES, status) or status) if status is not None else None
+        if note is not None and not note.strip():
+            raise BadRequest("note: must not be empty", "note")
+        note = note.strip() if note else None
+        if not any((dept_code, assign, to, note)):
+            raise BadRequest("nothing to decide: give a department, an officer, a status or a note")
         with self.store.write() as c:
             rid = self.resolve(ref, c)
             rep = c.execute(sa.select(t.reports).where(t.reports.c.id == rid).with_for_update()).first()
-            now = ids.utc_now_iso()
+            cur = dict(rep._mapping)
+            values: dict[str, Any] = {}
             changes: list[dict[str, Any]] = []
-            values = fn(c, rep, now, changes)
+
+            def move(frm: str, dest: str, text: str | None) -> None:
+                try:
+                    rules.check_station_status(frm, dest)
+                except rules.Reject as r:
+                    raise BadRequest(r.reason, r.field) from None
+                values["status"] = cur["status"] = dest
+                changes.append({"type": "report.status", "payload": {"from": frm, "to": dest, "note": text, "by": by}})
+
+            if dept_code:
+                values["dept"] = dept_code
+                changes.append({"type": "report.route", "payload": {"dept": dept_code, "by": by}})
+                if cur["status"] != "routed" and "routed" in tx.TRANSITIONS[cur["status"]] and to is None:
+                    move(cur["status"], "routed", None)
+            if assign:
+                if self.store.officer(assign, c) is None:
+                    raise NotFoundError(f"officer: no officer {assign!r} on this hub; enroll them first "
+                                        f"(`fieldreport hub enroll`)", "officer")
+                values["assigned_to"] = assign
+                changes.append({"type": "report.assign", "payload": {"officer_id": assign, "by": by},
+                                "officer_id": assign})
+            if to is not None:
+                move(cur["status"], to, note)
+            elif note:
+                changes.append({"type": "report.note", "payload": {"note_id": ids.uuid7(), "text": note, "by": by}})
+            now = ids.utc_now_iso()
             c.execute(t.reports.update().where(t.reports.c.id == rid).values(updated_at=now, **values))
+            if note:
+                nid = next((ch["payload"]["note_id"] for ch in changes if ch["type"] == "report.note"), ids.uuid7())
+                c.execute(t.notes.insert().values(note_id=nid, report_id=rid, text=note, author=by, source="station",
+                                                  created_at=now))
             for ch in changes:
                 c.execute(t.history.insert().values(entity=rid, source="station", type=ch["type"],
-                                                    detail=dumps(ch["payload"]), by=ch["payload"].get("by"), at=now))
-                ch.setdefault("entity", rid)
+                                                    detail=dumps(ch["payload"]), by=by, at=now))
+                ch["entity"] = rid
                 ch.setdefault("device_id", rep.device_id)
                 ch.setdefault("officer_id", values.get("assigned_to", rep.assigned_to))
             self.store.emit(c, changes)
         return {"id": rid, "case_code": rep.case_code, "changes": [ch["type"] for ch in changes]}
 
     def set_status(self, ref: str, to: str, *, note: str | None = None, by: str | None = None) -> dict[str, Any]:
-        code = tx.resolve(tx.STATUSES, to) or to
-
-        def fn(c, rep, now, changes):
-            try:
-                rules.check_station_status(rep.status, code)
-            except rules.Reject as r:
-                raise BadRequest(r.reason, r.field) from None
-            changes.append({"type": "report.status", "payload": {"from": rep.status, "to": code, "note": note, "by": by}})
-            if note:
-                c.execute(t.notes.insert().values(note_id=ids.uuid7(), report_id=rep.id, text=note, author=by,
-                                                  source="station", created_at=now))
-            return {"status": code}
-
-        return self._decide(ref, fn)
+        return self.decide(ref, status=to, note=note, by=by)
 
     def route(self, ref: str, dept: str, *, by: str | None = None) -> dict[str, Any]:
-        """Route to a department; a report still waiting (registered, returned, escalated,
-        parked) also moves to ``routed``."""
-        code = tx.resolve(tx.DEPARTMENTS, dept)
-        if code is None:
-            raise BadRequest(f"dept: unknown department {dept!r}; choose one of: {' '.join(tx.DEPARTMENTS)}", "dept")
-
-        def fn(c, rep, now, changes):
-            values: dict[str, Any] = {"dept": code}
-            changes.append({"type": "report.route", "payload": {"dept": code, "by": by}})
-            if rep.status != "routed" and "routed" in tx.TRANSITIONS[rep.status]:
-                values["status"] = "routed"
-                changes.append({"type": "report.status",
-                                "payload": {"from": rep.status, "to": "routed", "note": None, "by": by}})
-            return values
-
-        return self._decide(ref, fn)
+        return self.decide(ref, dept=dept, by=by)
 
     def assign(self, ref: str, officer_id: str, *, by: str | None = None) -> dict[str, Any]:
-        def fn(c, rep, now, changes):
-            if self.store.officer(officer_id, c) is None:
-                raise NotFoundError(f"officer: no officer {officer_id!r} on this hub; enroll them first "
-                                    f"(`fieldreport hub enroll`)", "officer")
-            changes.append({"type": "report.assign", "payload": {"officer_id": officer_id, "by": by},
-                            "officer_id": officer_id})
-            return {"assigned_to": officer_id}
-
-        return self._decide(ref, fn)
+        return self.decide(ref, assign=officer_id, by=by)
 
     def note(self, ref: str, text: str, *, by: str | None = None) -> dict[str, Any]:
-        if not text or not text.strip():
-            raise BadRequest("note: must not be empty", "note")
-        note_id = ids.uuid7()
-
-        def fn(c, rep, now, changes):
-            c.execute(t.notes.insert().values(note_id=note_id, report_id=rep.id, text=text.strip(), author=by,
-                                              source="station", created_at=now))
-            changes.append({"type": "report.note", "payload": {"note_id": note_id, "text": text.strip(), "by": by}})
-            return {}
-
-        return self._decide(ref, fn)
+        return self.decide(ref, note=text, by=by)
 
     def put_template(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Publish a checklist template (``id`` and integer ``version`` required) to every device."""

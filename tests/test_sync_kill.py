@@ -57,18 +57,20 @@ def test_crash_between_hub_answer_and_local_mark(lap):
 def test_kill_trials(lap, tmp_path):
     rng = random.Random(42)
     named = KILLS * 3 // 5
-    killed = 0
-    for trial in range(KILLS):
-        n = rng.randint(1, 12)
+    killed = trial = 0
+    while killed < KILLS:
+        trial += 1
+        assert trial <= 2 * KILLS, f"only {killed} kills in {trial} trials"
+        n = rng.randint(2, 12)
         photos = [make_photo(tmp_path / f"k{trial}.jpg", rng.randint(20_000, 60_000), seed=trial)] \
             if rng.random() < 0.3 else []
         lap.add(n, photos=photos)
-        if trial < named:
+        if killed < named:
             point = POINTS[trial % len(POINTS)]
             if point == "mid_blob" and not photos:
                 lap.add(1, photos=[make_photo(tmp_path / f"m{trial}.jpg", 40_000, seed=1000 + trial)])
-            p = start_sync(lap, "--batch", str(rng.choice((1, 3, 50))),
-                           FIELDREPORT_CRASH_AT=f"{point}:{rng.randint(1, 3)}")
+            nth = 1 if point == "after_pull_fetch" else rng.randint(1, 2)
+            p = start_sync(lap, "--batch", str(rng.choice((1, 2))), FIELDREPORT_CRASH_AT=f"{point}:{nth}")
             try:
                 p.communicate(timeout=60)
             except subprocess.TimeoutExpired:
@@ -76,8 +78,8 @@ def test_kill_trials(lap, tmp_path):
                 p.communicate()
             killed += p.returncode == 137
         else:
-            p = start_sync(lap, "--batch", "2")
-            time.sleep(rng.uniform(0.3, 1.0))
+            p = start_sync(lap, "--batch", "1")
+            time.sleep(rng.uniform(0.2, 0.9))
             if p.poll() is None:
                 os.kill(p.pid, signal.SIGKILL)
                 killed += 1
@@ -85,7 +87,6 @@ def test_kill_trials(lap, tmp_path):
         res = lap.sync()
         assert res["outcome"] == "done", (trial, res)
         assert_exactly_once(lap)
-    assert killed >= KILLS * 0.6, f"only {killed} of {KILLS} runs were killed"
 
 
 def test_two_syncs_at_once_second_says_one_is_running(lap):

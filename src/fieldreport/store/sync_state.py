@@ -133,6 +133,16 @@ def mark_results(store, rows: list[tuple], resp: dict[str, Any], *, check_rollba
     return m
 
 
+def check_hub(store, epoch: str, acked_through: int) -> Marked:
+    """Before pushing: the hub's epoch and ``acked_through`` (from a one-change pull) checked
+    against what this laptop holds as acknowledged, so a restored hub gets the entries it lost
+    in seq order (a report's create before its edits)."""
+    m = Marked()
+    with store.write() as c:
+        _check_epoch(store, c, epoch, acked_through, True, m)
+    return m
+
+
 def _adopt_hub_status(c: sqlite3.Connection, row: tuple, hub_status: str, now: str) -> None:
     payload = json.loads(row[4])
     local = c.execute("SELECT status FROM reports WHERE id = ?", (row[3],)).fetchone()
@@ -234,10 +244,12 @@ def apply_pull(store, page: dict[str, Any], *, check_rollback: bool = True) -> A
         if old is not None and old != page["epoch"]:
             a.epoch_changed = True
             return a
-        for ch in page.get("changes") or []:
+        changes = page.get("changes") or []
+        c.executemany("INSERT OR REPLACE INTO inbox (cursor, type, entity, payload, ts, received_at) VALUES (?,?,?,?,?,?)",
+                      [(int(ch["cursor"]), ch["type"], ch["entity"], _dumps(ch.get("payload") or {}),
+                        ch.get("ts") or now, now) for ch in changes])
+        for ch in changes:
             a.changes += 1
-            c.execute("INSERT OR REPLACE INTO inbox (cursor, type, entity, payload, ts, received_at) VALUES (?,?,?,?,?,?)",
-                      (int(ch["cursor"]), ch["type"], ch["entity"], _dumps(ch.get("payload") or {}), ch.get("ts") or now, now))
             r = _apply_change(store, c, ch, hooks, now)
             if r == "applied":
                 a.applied += 1
@@ -306,6 +318,10 @@ def _apply_change(store, c: sqlite3.Connection, ch: dict, hooks: dict, now: str)
         return "applied"
     if not t.startswith("report."):
         return "kept"
+    if t == "report.case_code":   # the commonest change: one statement, no lookup
+        cur = c.execute("UPDATE reports SET case_code = ? WHERE id = ? AND case_code IS NOT ?",
+                        (p.get("case_code"), ent, p.get("case_code")))
+        return "applied" if cur.rowcount else "kept"
     rep = c.execute("SELECT status, dept FROM reports WHERE id = ?", (ent,)).fetchone()
     if rep is None:
         return "kept"

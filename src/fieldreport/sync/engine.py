@@ -56,7 +56,7 @@ class SyncConfig:
     backoff_base: float = 1.0
     backoff_max: float = 120.0
     max_failures: int = 6         # consecutive failures in one run before stopping
-    pull_limit: int = 500
+    pull_limit: int = 2000
     lock_wait: float = 5.0
     gzip_level: int = 6
 
@@ -241,64 +241,119 @@ class Engine:
 
     # -- push
     def _push(self) -> None:
+        """Batches in seq order. While the hub works on batch N+1 the laptop marks batch N
+        (one exchange in flight at a time; marking never waits on the network)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         store = self.store
         device_id = store.meta("device_id")
         if not device_id:
             raise SyncError(_("this store has no device id: run `fieldreport init`"))
         summary = sync_state.pending_summary(store)
+        if summary["ops"]:
+            self._probe()
+            summary = sync_state.pending_summary(store)
         self.progress.phase("push", summary["ops"], "ops")
-        after, first, passes = 0, True, 0
-        while True:
-            self._check_budget()
-            rows = sync_state.next_batch(store, after, self.batch, self.cfg.batch_max_bytes)
-            if not rows:
-                break
+        pool = ThreadPoolExecutor(1, thread_name_prefix="fieldreport-push")
+
+        def send(rows):
             body = push_body(device_id, store.meta("hub_epoch"), rows)
-            up0 = self.t.stats.bytes_up
             self.progress.info(batch=len(rows))
             t_start = time.monotonic()
+            up0 = self.t.stats.bytes_up
+            resp = self.t.push(body)
+            return resp, time.monotonic() - t_start, self.t.stats.bytes_up - up0
+
+        after, first, passes = 0, True, 0
+        rows, fut = [], None
+        try:
+            while True:
+                if fut is None:
+                    self._check_budget()
+                    rows = sync_state.next_batch(store, after, self.batch, self.cfg.batch_max_bytes)
+                    if not rows:
+                        break
+                    fut = pool.submit(send, rows)
+                try:
+                    resp, elapsed, nbytes = fut.result()
+                except TransportError as e:
+                    fut = None
+                    if isinstance(e, LinkError) and e.timeout:
+                        self.batch = max(1, len(rows) // 2)
+                    sync_state.note_failure(store, rows, str(e))
+                    self._failed(e)
+                    continue
+                except HubRefused as e:
+                    fut = None
+                    if e.status in (401, 403):
+                        raise
+                    if len(rows) > 1:
+                        self.batch = max(1, len(rows) // 2)   # find the entry the hub cannot take
+                        continue
+                    sync_state.dead_letter(store, rows[0], e.status, e.error, e.detail, e.field)
+                    self.res["rejected"] += 1
+                    self.res["dead_letters"].append({"seq": rows[0][0], "type": rows[0][2], "reason": e.detail})
+                    after = rows[0][0]
+                    continue
+                crash_point("after_hub_answer")
+                if elapsed < self.cfg.grow_below_s and len(rows) >= self.batch:
+                    self.batch = min(self.cfg.batch_max, self.batch * 2)
+                # send the next batch now, mark this one while the hub works
+                nxt, nfut = [], None
+                if not first and not self._out_of_time():
+                    nxt = sync_state.next_batch(store, rows[-1][0], self.batch, self.cfg.batch_max_bytes)
+                    if nxt:
+                        nfut = pool.submit(send, nxt)
+                m = sync_state.mark_results(store, rows, resp, check_rollback=first)
+                crash_point("after_mark")
+                first = False
+                self.bo.reset()
+                self.res["batches"] += 1
+                self.res["sent"] += len(rows)
+                for k in ("applied", "duplicates", "rejected", "conflicts", "requeued"):
+                    self.res[k] += getattr(m, k)
+                self.res["dead_letters"] += m.dead
+                if m.epoch_changed:
+                    self.res["epoch_changed"] = True
+                self.progress.advance(len(rows), nbytes)
+                if m.requeued and passes < 3:
+                    passes += 1
+                    if nfut is not None:        # its answer is valid: mark it, then start again from 0
+                        try:
+                            r2, _e, _n = nfut.result()
+                            sync_state.mark_results(store, nxt, r2)
+                        except (TransportError, HubRefused):
+                            pass
+                    nfut, nxt, after = None, [], 0
+                    summary = sync_state.pending_summary(store)
+                    self.progress.phase("push", summary["ops"], "ops")
+                else:
+                    after = rows[-1][0]
+                rows, fut = nxt, nfut
+        finally:
+            if fut is not None:
+                fut.cancel()
+                try:
+                    fut.result()
+                except BaseException:  # noqa: BLE001 — the run is ending; the batch stays pending
+                    pass
+            pool.shutdown(wait=True)
+
+    def _probe(self) -> None:
+        """One small pull (limit 1, changes not applied): the hub's epoch and acked_through."""
+        while True:
+            self._check_budget()
             try:
-                resp = self.t.push(body)
+                page = self.t.pull(int(self.store.meta("pull_cursor") or 0), 1)
             except TransportError as e:
-                if isinstance(e, LinkError) and e.timeout:
-                    self.batch = max(1, len(rows) // 2)
-                sync_state.note_failure(store, rows, str(e))
                 self._failed(e)
                 continue
-            except HubRefused as e:
-                if e.status in (401, 403):
-                    raise
-                if len(rows) > 1:
-                    self.batch = max(1, len(rows) // 2)   # find the entry the hub cannot take
-                    continue
-                sync_state.dead_letter(store, rows[0], e.status, e.error, e.detail, e.field)
-                self.res["rejected"] += 1
-                self.res["dead_letters"].append({"seq": rows[0][0], "type": rows[0][2], "reason": e.detail})
-                after = rows[0][0]
-                continue
-            crash_point("after_hub_answer")
-            m = sync_state.mark_results(store, rows, resp, check_rollback=first)
-            crash_point("after_mark")
-            first = False
+            m = sync_state.check_hub(self.store, page["epoch"], int(page.get("acked_through") or 0))
             self.bo.reset()
-            self.res["batches"] += 1
-            self.res["sent"] += len(rows)
-            for k in ("applied", "duplicates", "rejected", "conflicts", "requeued"):
-                self.res[k] += getattr(m, k)
-            self.res["dead_letters"] += m.dead
+            self.res["requeued"] += m.requeued
             if m.epoch_changed:
                 self.res["epoch_changed"] = True
-            if m.requeued and passes < 3:
-                passes += 1
-                after = 0
-                summary = sync_state.pending_summary(store)
-                self.progress.phase("push", summary["ops"], "ops")
-            else:
-                after = rows[-1][0]
-            elapsed = time.monotonic() - t_start
-            if elapsed < self.cfg.grow_below_s and len(rows) >= self.batch:
-                self.batch = min(self.cfg.batch_max, self.batch * 2)
-            self.progress.advance(len(rows), self.t.stats.bytes_up - up0)
+            return
 
     # -- pull
     def _pull(self) -> dict[str, Any]:

@@ -93,8 +93,13 @@ def test_reports_masked_unless_revealed(cli, hub):
     shown = cli("hub", "show", code, "--data", hub.data_dir, "--json").json()
     out = json.dumps(shown, ensure_ascii=False)
     assert "11010519491231002X" not in out and "13812345678" not in out
+    audit = hub.data_dir / "audit.log"
+    assert not audit.exists()
     revealed = cli("hub", "show", code, "--reveal", "--data", hub.data_dir, "--json").json()
     assert revealed["parties"][0]["id"] == "11010519491231002X"
+    entry = json.loads(audit.read_text("utf-8").splitlines()[-1])
+    assert entry["command"] == "hub show --reveal" and entry["entities"] == [revealed["id"]] and entry["officer_id"]
+    assert audit.stat().st_mode & 0o077 == 0 and "11010519491231002X" not in audit.read_text("utf-8")
     text = cli("hub", "show", code, "--data", hub.data_dir)
     assert text.code == 0 and "邻里漏水纠纷" in text.out and "13812345678" not in text.out
     listing = cli("hub", "reports", "--data", hub.data_dir, "--area", "东村")

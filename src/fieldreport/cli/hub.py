@@ -76,16 +76,25 @@ def register(app: typer.Typer) -> None:
                 " fieldreport login https://hub.example.org K7QF-2MXD-9TPA")(login)
 
 
-def _run(call, render: str | None, as_json: bool = False, *, mask: bool = False) -> None:
+def _run(call, render: str | None, as_json: bool = False, *, reveal: bool | None = None,
+         audit: tuple[str, str | None] | None = None) -> None:
     """Make the one library call; print its error as one line, or its answer as JSON or
-    through ``render_hub.<render>``. ``mask`` masks personal data in the report(s) first."""
+    through ``render_hub.<render>``. For report(s): masked unless ``reveal``, and a reveal is
+    recorded in the hub's audit log (``audit`` = (command, data folder)) before it is shown."""
     from . import render_hub
 
     try:
         out = call()
+        if reveal:
+            from ..hub import station
+
+            rows = out if isinstance(out, list) else [out]
+            station.record_reveal(audit[0], [r["id"] for r in rows], audit[1])
     except FieldReportError as exc:
         handle(exc)
-    if mask:
+    except OSError as exc:
+        handle(FieldReportError(_("cannot write the audit log ({error}); nothing was shown").format(error=exc.strerror)))
+    if reveal is False:
         from ..privacy import mask_report
 
         out = [mask_report(r) for r in out] if isinstance(out, list) else mask_report(out)
@@ -168,7 +177,7 @@ def reports(
     from ..hub import station
 
     _run(lambda: station.reports(area=area, status=status, kind=kind, limit=limit, data=data, db=db), "reports",
-         as_json, mask=not reveal)
+         as_json, reveal=reveal, audit=("hub reports --reveal", data))
 
 
 def show(
@@ -178,7 +187,7 @@ def show(
 ):
     from ..hub import station
 
-    _run(lambda: station.report(ref, data, db), "report", as_json, mask=not reveal)
+    _run(lambda: station.report(ref, data, db), "report", as_json, reveal=reveal, audit=("hub show --reveal", data))
 
 
 def decide(

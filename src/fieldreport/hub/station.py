@@ -124,6 +124,20 @@ def report(ref: str, data: str | None = None, db: str | None = None) -> dict[str
         return store.station().report(ref)
 
 
+def record_reveal(command: str, entities: list[str], data: str | None = None) -> None:
+    """Append who (the station's OS user) revealed which reports unmasked, and when, to the
+    hub's ``audit.log`` (0600, one JSON line each) — as the laptop does for its own reveals."""
+    import getpass
+    from types import SimpleNamespace
+
+    from ..privacy import record_reveal as append
+
+    d = _config.hub_dir(data)
+    who = getpass.getuser()
+    append(SimpleNamespace(data_dir=d, audit_log=d / "audit.log"), SimpleNamespace(officer_id=who, name=who),
+           command, entities)
+
+
 def decide(ref: str, *, status: str | None = None, dept: str | None = None, assign: str | None = None,
            note: str | None = None, by: str | None = None, data: str | None = None,
            db: str | None = None) -> dict[str, Any]:

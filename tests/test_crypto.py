@@ -381,3 +381,60 @@ def test_open_reader_is_a_real_file_object(tmp_path):
         assert isinstance(f, io.RawIOBase) and f.readable() and f.seekable()
         assert f.read(3) == b"abc" and f.tell() == 3
         assert f.read() == b"abc" * 999 and f.read() == b""
+
+
+ENCRYPT_POINTS = ("encrypt:after_keyfile", "convert:after_export", "convert:before_rename", "convert:after_rename",
+                  "reseal:after_first")
+DECRYPT_POINTS = ("convert:after_export", "convert:before_rename", "convert:after_rename", "reseal:after_first",
+                  "decrypt:before_keyfile_removed")
+
+
+@pytest.mark.parametrize("point", ENCRYPT_POINTS)
+def test_encrypt_killed_at_any_point_loses_nothing(point, profile, cli, run, home, photo):
+    """`fieldreport encrypt` killed (SIGKILL-like exit) at each named point: the store opens,
+    every report and photo is intact, and running encrypt again finishes the job."""
+    other = photo.with_name("第二张.png")
+    other.write_bytes(_png(b"second photo " * 20))
+    _add(cli, photo)
+    _add(cli, other, title="楼道堆物隐患")
+    before = cli("list", "--reveal", "--json").json()
+    r = run("encrypt", env={"FIELDREPORT_PASSPHRASE": PASS, "FIELDREPORT_CRASH_AT": point})
+    assert r.code == 137, (point, r.err)
+    e = {"FIELDREPORT_PASSPHRASE": PASS}
+    r = run("list", "--reveal", "--json", env=e)
+    assert r.code == 0 and r.json() == before, (point, r.err)
+    assert run("verify", env=e).code == 0
+    r = run("add", "--kind", "zero", "--title", "本月零报告", "--no-input", env=e)  # still writable
+    assert r.code == 0, r.err
+    r = run("encrypt", env=e)
+    assert r.code == 0, (point, r.err)
+    assert not list(home.glob("*.converting*"))
+    _assert_no_plaintext(home)
+    r = run("list", "--reveal", "--json", env=e)
+    assert [x for x in r.json() if x["kind"] != "zero"] == before
+    assert run("verify", env=e).code == 0
+
+
+@pytest.mark.parametrize("point", DECRYPT_POINTS)
+def test_decrypt_killed_at_any_point_loses_nothing(point, enc, cli, run, home, photo):
+    other = photo.with_name("第二张.png")
+    other.write_bytes(_png(b"second photo " * 20))
+    _add(cli, photo)
+    _add(cli, other, title="楼道堆物隐患")
+    before = cli("list", "--reveal", "--json").json()
+    e = {"FIELDREPORT_PASSPHRASE": PASS}
+    r = run("decrypt", "--yes", env=dict(e, FIELDREPORT_CRASH_AT=point))
+    assert r.code == 137, (point, r.err)
+    assert (home / "fieldreport.key").exists()  # removed last: the passphrase still opens everything
+    r = run("list", "--reveal", "--json", env=e)
+    assert r.code == 0 and r.json() == before, (point, r.err)
+    assert run("verify", env=e).code == 0
+    # changing one's mind: encrypt again leaves no plaintext copy behind
+    assert run("encrypt", env=e).code == 0
+    _assert_no_plaintext(home)
+    r = run("decrypt", "--yes", env=e)
+    assert r.code == 0, (point, r.err)
+    assert not (home / "fieldreport.key").exists()
+    r = run("list", "--reveal", "--json")
+    assert r.code == 0 and r.json() == before
+    assert run("verify").code == 0

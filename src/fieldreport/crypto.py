@@ -322,11 +322,15 @@ def encrypt_laptop(paths, passphrase: str) -> dict:
     from .errors import StoreLocked
     from .store import cipher
 
+    from .crashpoints import crash_point
+
     if is_encrypted(paths.data_dir):
         keys = unlock(paths.data_dir, passphrase)
     else:
         check_new_passphrase(passphrase)
         keys = create_keyfile(paths.data_dir, passphrase)
+    crash_point("encrypt:after_keyfile")
+    cipher.discard_leftovers(paths.store)
     counts: dict = {}
     if paths.store.exists() and cipher.is_plain_file(paths.store):
         try:
@@ -355,6 +359,9 @@ def decrypt_laptop(paths, passphrase: str) -> dict:
         except cipher.StoreInUse as e:
             raise StoreLocked(str(e)) from None
     photos, damaged = _reseal_all(BlobStore(paths.blobs, keys.blob), None)
+    from .crashpoints import crash_point
+
+    crash_point("decrypt:before_keyfile_removed")
     if damaged:
         raise FieldReportError(f"decrypt: {len(damaged)} photo(s) could not be decrypted (damaged); the keyfile is "
                                f"kept so they stay readable — run `fieldreport verify`")
@@ -370,11 +377,14 @@ def _busy_s() -> float:
 
 
 def _reseal_all(bs, key: bytes | None) -> tuple[int, list[str]]:
+    from .crashpoints import crash_point
+
     n, damaged = 0, []
     for sha in list(bs.names()):
         try:
             if bs.reseal(sha, key):
                 n += 1
+                crash_point("reseal:after_first")
         except (InputError, BlobCorrupt, OSError):
             damaged.append(sha)
     return n, damaged

@@ -14,6 +14,8 @@ import re
 import sqlite3
 from pathlib import Path
 
+from ..crashpoints import crash_point
+
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 _PLAIN_HEADER = b"SQLite format 3\x00"
 
@@ -200,6 +202,14 @@ class StoreInUse(Exception):
     pass
 
 
+def discard_leftovers(path: Path) -> None:
+    """Remove the copy an interrupted conversion may have left beside the store (it can be a
+    plaintext copy when a `decrypt` was interrupted)."""
+    tmp = Path(path).with_name(Path(path).name + ".converting")
+    for p in (tmp, Path(str(tmp) + "-journal"), Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+        p.unlink(missing_ok=True)
+
+
 def convert(path: Path, *, old_key: str | None, new_key: str | None, timeout: float = 10.0) -> dict[str, int]:
     """Rewrite the store at ``path`` under ``new_key`` (None = plain). Steps: take the store
     out of WAL (which fails while any other process has it open), hold an exclusive lock,
@@ -209,8 +219,7 @@ def convert(path: Path, *, old_key: str | None, new_key: str | None, timeout: fl
     cipher = _mod()
     path = Path(path)
     tmp = path.with_name(path.name + ".converting")
-    for p in (tmp, Path(str(tmp) + "-journal"), Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
-        p.unlink(missing_ok=True)
+    discard_leftovers(path)
     src = cipher.connect(str(path), isolation_level=None, timeout=timeout, check_same_thread=False)
     try:
         src.execute("PRAGMA cipher_log_level = NONE")
@@ -255,6 +264,7 @@ def convert(path: Path, *, old_key: str | None, new_key: str | None, timeout: fl
                 src.execute("ROLLBACK")
             raise _tr(e) from None
         src.execute("DETACH DATABASE converted")
+        crash_point("convert:after_export")
         # Verify the copy through a fresh connection with the new key, before it takes the name.
         chk = cipher.connect(str(tmp), isolation_level=None, check_same_thread=False)
         try:
@@ -275,8 +285,10 @@ def convert(path: Path, *, old_key: str | None, new_key: str | None, timeout: fl
             os.fsync(fd)
         finally:
             os.close(fd)
+        crash_point("convert:before_rename")
         # Still holding the exclusive lock, swap the verified copy in, then fsync the folder.
         os.replace(tmp, path)
+        crash_point("convert:after_rename")
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

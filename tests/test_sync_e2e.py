@@ -237,7 +237,7 @@ def test_both_hub_databases(profile, home, any_hub, short):
     try:
         lap.add(7)
         proxy = FaultProxy(any_hub.port, seed=1)
-        proxy.set_plan(["drop_after", "reset_response"])
+        proxy.set_plan([None, "drop_after", "reset_response"])  # probe, push (answer lost), retry
         try:
             res = lap.sync(proxy.url)
         finally:

@@ -438,3 +438,55 @@ def test_decrypt_killed_at_any_point_loses_nothing(point, enc, cli, run, home, p
     r = run("list", "--reveal", "--json")
     assert r.code == 0 and r.json() == before
     assert run("verify").code == 0
+
+
+def test_commands_racing_an_encrypt_never_lose_a_report(profile, cli, home):
+    """`add` processes started while `encrypt` converts the store: each one either records its
+    report (found afterwards, once) or fails cleanly with one line — never writes into the old
+    file that is being replaced, never leaves a damaged store."""
+    import subprocess
+    import sys
+    import time
+
+    from fieldreport.paths import resolve
+    from fieldreport.store import Store
+
+    s = Store.open(resolve().store)
+    s.insert_reports([({"kind": "hazard", "category": "fire", "level": "yellow", "title": f"消防隐患{i}",
+                        "details": "楼道堆放杂物，堵塞消防通道。" * 20, "place": "东村", "parties": [], "photos": []},
+                       "registered") for i in range(3000)], author="A1024")
+    s.close()
+    env = dict(os.environ, FIELDREPORT_PASSPHRASE=PASS, FIELDREPORT_BUSY_TIMEOUT_MS="20000")
+    enc = subprocess.Popen([sys.executable, "-m", "fieldreport", "encrypt"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    adders = []
+    deadline = time.monotonic() + 60
+    i = 0
+    while enc.poll() is None and time.monotonic() < deadline and i < 6:
+        title = f"并发登记{i}"
+        adders.append((title, subprocess.Popen(
+            [sys.executable, "-m", "fieldreport", "add", "--kind", "zero", "--title", title, "--no-input"], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)))
+        i += 1
+        time.sleep(0.1)
+    out, err = enc.communicate(timeout=120)
+    assert enc.returncode in (0, 4), err
+    print(f"encrypt exit {enc.returncode}, {i} adders started while it ran")
+    recorded = set()
+    for title, p in adders:
+        o, e = p.communicate(timeout=120)
+        if p.returncode == 0:
+            recorded.add(title)
+        else:
+            assert p.returncode in (2, 4) and e.count(b"\n") == 1 and b"Traceback" not in e, (p.returncode, e)
+    print(f"{len(recorded)} of {len(adders)} adds recorded")
+    if enc.returncode == 4:
+        assert subprocess.run([sys.executable, "-m", "fieldreport", "encrypt"], env=env).returncode == 0
+    r = subprocess.run([sys.executable, "-m", "fieldreport", "list", "--kind", "zero", "--limit", "0", "--json"],
+                       env=env, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    titles = [x["title"] for x in json.loads(r.stdout)]
+    assert sorted(titles) == sorted(recorded) and len(titles) == len(set(titles))
+    assert subprocess.run([sys.executable, "-m", "fieldreport", "verify"], env=env,
+                          capture_output=True).returncode == 0
+    _assert_no_plaintext(home)

@@ -407,8 +407,16 @@ def _op_row(r: tuple) -> dict[str, Any]:
             "result": json.loads(r[10]) if r[10] else None, "attempts": r[11], "last_error": r[12]}
 
 
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
 def _connect(path: Path, key: str | None = None) -> sqlite3.Connection:
     busy = _busy_ms()
+    inode = _inode(path)
     old = os.umask(0o077)
     try:
         # Encrypted store (issue 6): SQLCipher behind a connection that raises sqlite3's errors.
@@ -434,6 +442,14 @@ def _connect(path: Path, key: str | None = None) -> sqlite3.Connection:
         os.umask(old)
     try:
         conn.execute(f"PRAGMA busy_timeout = {busy}")
+        if inode is not None:
+            # `fieldreport encrypt/decrypt` renames a converted copy over the store while holding
+            # its lock: a command that opened the old file meanwhile must not write into it.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if _inode(path) != inode:
+                conn.close()
+                raise StoreLocked(f"the store {path} was converted (encrypt/decrypt) while this command waited; "
+                                  f"nothing was written — run it again")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")

@@ -237,9 +237,9 @@ def convert(path: Path, *, old_key: str | None, new_key: str | None, timeout: fl
             raise _tr(e) from None
         if str(mode).lower() != "delete":
             raise StoreInUse("the store is open in another fieldreport process (a sync?); let it finish and try again")
-        # Keep the lock from the export until after the rename: nobody writes in between.
+        # Keep the lock from the export until after the rename: nobody writes in between, and a
+        # command that opened the store meanwhile notices the new file (store._connect).
         src.execute("PRAGMA main.locking_mode = EXCLUSIVE")
-        before = _fingerprint(src)
         old = os.umask(0o077)
         try:
             lit = "'" + str(tmp).replace("'", "''") + "'"
@@ -256,6 +256,7 @@ def convert(path: Path, *, old_key: str | None, new_key: str | None, timeout: fl
             except cipher.OperationalError:
                 raise StoreInUse("the store is open in another fieldreport process (a sync?); let it finish and "
                                  "try again") from None
+            before = _fingerprint(src)
             src.execute("SELECT sqlcipher_export('converted')")
             src.execute(f"PRAGMA converted.user_version = {int(before['__user_version__'])}")
             src.execute("COMMIT")

@@ -152,7 +152,9 @@ class BlobStore:
             return f
         f.close()
         if self.key is None:
-            raise InputError("photos on this laptop are encrypted: give the passphrase (FIELDREPORT_PASSPHRASE)",
+            from .i18n import _
+
+            raise InputError(_("photos on this laptop are encrypted: give the passphrase (FIELDREPORT_PASSPHRASE)"),
                              "passphrase")
         from .crypto import OpenReader
 

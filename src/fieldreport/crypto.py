@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import FieldReportError, InputError
+from .i18n import _
 
 KEYFILE_FORMAT = "fieldreport-key/1"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
@@ -106,11 +107,11 @@ def _aead(key: bytes):
 
 def check_new_passphrase(passphrase: str | None) -> str:
     if not passphrase:
-        raise InputError("passphrase: must not be empty; set FIELDREPORT_PASSPHRASE or type it at the prompt",
+        raise InputError(_("passphrase: must not be empty; set FIELDREPORT_PASSPHRASE or type it at the prompt"),
                          "passphrase")
     if len(passphrase) < MIN_PASSPHRASE:
-        raise InputError(f"passphrase: use at least {MIN_PASSPHRASE} characters (a short sentence is best)",
-                         "passphrase")
+        raise InputError(_("passphrase: use at least {n} characters (a short sentence is best)").format(
+            n=MIN_PASSPHRASE), "passphrase")
     return passphrase
 
 
@@ -122,7 +123,7 @@ def create_keyfile(data_dir: Path, passphrase: str, *, n: int = SCRYPT_N) -> Key
     check_new_passphrase(passphrase)
     path = keyfile_path(data_dir)
     if path.exists():
-        raise InputError("encrypt: this laptop's data already has a keyfile", "passphrase")
+        raise InputError(_("encrypt: this laptop's data already has a keyfile"), "passphrase")
     salt = os.urandom(16)
     master = _master(passphrase, salt, n, SCRYPT_R, SCRYPT_P)
     nonce = os.urandom(12)
@@ -156,15 +157,15 @@ def unlock(data_dir: Path, passphrase: str) -> Keys:
         salt, check = _unb64(doc["salt"]), _unb64(doc["check"])
         n, r, p = int(doc["n"]), int(doc["r"]), int(doc["p"])
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise FieldReportError(f"the keyfile {path} is unreadable ({type(e).__name__}); restore it from a backup "
-                               f"— without it the encrypted data cannot be opened") from None
+        raise FieldReportError(_("the keyfile {path} is unreadable ({error}); restore it from a backup — without it "
+                                 "the encrypted data cannot be opened").format(path=path, error=type(e).__name__)) from None
     master = _master(passphrase, salt, n, r, p)
     from cryptography.exceptions import InvalidTag
 
     try:
         _aead(_sub(master, b"check")).decrypt(check[:12], check[12:], b"check")
     except InvalidTag:
-        raise WrongPassphrase("passphrase: wrong passphrase for this laptop's data; nothing was opened",
+        raise WrongPassphrase(_("passphrase: wrong passphrase for this laptop's data; nothing was opened"),
                               "passphrase") from None
     return _keys(master)
 
@@ -281,8 +282,8 @@ class OpenReader(io.RawIOBase):
         try:
             plain = self._aead.decrypt(_nonce(self._prefix, i), sealed, b"\x01" if last else b"\x00")
         except InvalidTag:
-            raise BlobCorrupt(f"photo file {Path(self.name).name[:16]}… failed its integrity check (chunk {i}): "
-                              f"damaged, or sealed with another key") from None
+            raise BlobCorrupt(_("photo file {name}… failed its integrity check (chunk {i}): damaged, or sealed with "
+                                "another key").format(name=Path(self.name).name[:16], i=i)) from None
         self._cache = (i, plain)
         return plain
 
@@ -336,7 +337,8 @@ def encrypt_laptop(paths, passphrase: str) -> dict:
         try:
             counts = cipher.convert(paths.store, old_key=None, new_key=keys.db, timeout=_busy_s())
         except cipher.StoreInUse as e:
-            raise StoreLocked(str(e)) from None
+            raise StoreLocked(_("the store is open in another fieldreport process (a sync?); let it finish and try "
+                                "again")) from None
     register_blob_key(paths.blobs, keys.blob)
     photos, damaged = _reseal_all(BlobStore(paths.blobs, keys.blob), keys.blob)
     return {"encrypted": True, "reports": counts.get("reports"), "photos_converted": photos, "damaged_photos": damaged}
@@ -350,21 +352,22 @@ def decrypt_laptop(paths, passphrase: str) -> dict:
     from .store import cipher
 
     if not is_encrypted(paths.data_dir):
-        raise InputError("decrypt: this laptop's data is not encrypted", "passphrase")
+        raise InputError(_("decrypt: this laptop's data is not encrypted"), "passphrase")
     keys = unlock(paths.data_dir, passphrase)
     counts: dict = {}
     if paths.store.exists() and not cipher.is_plain_file(paths.store):
         try:
             counts = cipher.convert(paths.store, old_key=keys.db, new_key=None, timeout=_busy_s())
         except cipher.StoreInUse as e:
-            raise StoreLocked(str(e)) from None
+            raise StoreLocked(_("the store is open in another fieldreport process (a sync?); let it finish and try "
+                                "again")) from None
     photos, damaged = _reseal_all(BlobStore(paths.blobs, keys.blob), None)
     from .crashpoints import crash_point
 
     crash_point("decrypt:before_keyfile_removed")
     if damaged:
-        raise FieldReportError(f"decrypt: {len(damaged)} photo(s) could not be decrypted (damaged); the keyfile is "
-                               f"kept so they stay readable — run `fieldreport verify`")
+        raise FieldReportError(_("decrypt: {n} photo(s) could not be decrypted (damaged); the keyfile is kept so they "
+                                 "stay readable — run `fieldreport verify`").format(n=len(damaged)))
     remove_keyfile(paths.data_dir)
     forget_blob_key(paths.blobs)
     return {"encrypted": False, "reports": counts.get("reports"), "photos_converted": photos, "damaged_photos": damaged}

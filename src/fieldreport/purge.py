@@ -18,6 +18,7 @@ from typing import Any
 
 from . import ids
 from .errors import InputError
+from .i18n import _
 
 _AGE = re.compile(r"^\s*(\d+)\s*([dhw]?)\s*$", re.I)
 
@@ -28,12 +29,12 @@ def parse_age(value: str | int | None, default_days: int) -> _dt.timedelta:
         return _dt.timedelta(days=default_days)
     m = _AGE.match(str(value))
     if not m:
-        raise InputError(f"synced-older-than: {value!r} is not an age; give e.g. 30d, 2w or 12h",
+        raise InputError(_("synced-older-than: {value!r} is not an age; give e.g. 30d, 2w or 12h").format(value=value),
                          "synced_older_than")
     n, unit = int(m.group(1)), (m.group(2) or "d").lower()
     delta = {"d": _dt.timedelta(days=n), "h": _dt.timedelta(hours=n), "w": _dt.timedelta(weeks=n)}[unit]
     if delta <= _dt.timedelta(0):
-        raise InputError("synced-older-than: must be more than zero", "synced_older_than")
+        raise InputError(_("synced-older-than: must be more than zero"), "synced_older_than")
     return delta
 
 

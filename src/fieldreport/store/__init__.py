@@ -426,16 +426,20 @@ def _connect(path: Path, key: str | None = None) -> sqlite3.Connection:
         if key and not cipher.is_plain_file(path):
             conn = cipher.connect(path, key, busy / 1000)
         elif not key and path.exists() and path.stat().st_size and not cipher.is_plain_file(path):
-            raise StoreCorrupt(f"the store {path} is not a plain SQLite file: it is damaged, or encrypted and this "
-                               f"laptop's keyfile ({path.parent / 'fieldreport.key'}) is missing; nothing was changed "
-                               f"— restore the keyfile or the store from a backup")
+            from ..i18n import _
+
+            raise StoreCorrupt(_("the store {path} is not a plain SQLite file: it is damaged, or encrypted and this "
+                                 "laptop's keyfile ({keyfile}) is missing; nothing was changed — restore the keyfile or "
+                                 "the store from a backup").format(path=path, keyfile=path.parent / "fieldreport.key"))
         else:
             conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy / 1000, check_same_thread=False)
     except sqlite3.Error as e:
         if key and "not a database" in str(e):
             from ..crypto import WrongPassphrase
 
-            raise WrongPassphrase("passphrase: this passphrase does not open the store; nothing was changed",
+            from ..i18n import _
+
+            raise WrongPassphrase(_("passphrase: this passphrase does not open the store; nothing was changed"),
                                   "passphrase") from None
         raise StoreCorrupt(f"cannot open the store {path}: {e}") from None
     finally:
@@ -448,8 +452,10 @@ def _connect(path: Path, key: str | None = None) -> sqlite3.Connection:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             if _inode(path) != inode:
                 conn.close()
-                raise StoreLocked(f"the store {path} was converted (encrypt/decrypt) while this command waited; "
-                                  f"nothing was written — run it again")
+                from ..i18n import _
+
+                raise StoreLocked(_("the store {path} was converted (encrypt/decrypt) while this command waited; "
+                                    "nothing was written — run it again").format(path=path))
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")

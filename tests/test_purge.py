@@ -170,7 +170,7 @@ def test_cli_purge(cli, profile, home):
     assert r.code == 0 and "R-0001" in r.out and "Dry run" in r.out and "1 not yet confirmed" in r.out
     assert cli("list", "--json").json()[-1]["ref"] == "R-0001"
     r = cli("--lang", "zh", "purge", "--dry-run")
-    assert r.code == 0 and "演练" in r.out
+    assert r.code == 0 and "试运行" in r.out
     r = cli("purge", "--json")
     assert r.code == 0 and [x["ref"] for x in r.json()["reports"]] == ["R-0001"]
     assert [x["ref"] for x in cli("list", "--json").json()] == ["R-0002"]

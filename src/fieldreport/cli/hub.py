@@ -93,7 +93,8 @@ def _run(call, render: str | None, as_json: bool = False, *, reveal: bool | None
     except FieldReportError as exc:
         handle(exc)
     except OSError as exc:
-        handle(FieldReportError(_("cannot write the audit log ({error}); nothing was shown").format(error=exc.strerror)))
+        handle(FieldReportError(_("cannot write the audit log ({error}); nothing was shown").format(
+            error=exc.strerror)))
     if reveal is False:
         from ..privacy import mask_report
 
@@ -144,7 +145,8 @@ def enroll(
     officer_id: str = typer.Option(..., "--officer-id", help=_("The officer's id or badge number.")),
     name: str = typer.Option(..., "--name", help=_("The officer's name.")),
     area: str = typer.Option(None, "--area", help=_("The community or village the officer covers.")),
-    role: str = typer.Option(None, "--role", help=_("community-police, auxiliary-police, grid-member, cadre or volunteer.")),
+    role: str = typer.Option(None, "--role", help=_("community-police, auxiliary-police, grid-member, cadre or "
+                                                    "volunteer.")),
     ttl: float = typer.Option(72, "--ttl", help=_("Hours the code stays valid.")),
     data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
 ):

@@ -23,7 +23,7 @@ def initialised(out: dict[str, Any]) -> None:
 
 def code(out: dict[str, Any]) -> None:
     console.print(_("Enrollment code for {officer}: {code}").format(officer=out["officer_id"], code=out["code"]))
-    console.print(_("It works once and expires at {when}. On the laptop: fieldreport init --hub URL --code {code}").format(
+    console.print(_("It works once and expires at {when}. On the laptop: fieldreport login HUB_URL {code}").format(
         when=local_time(out["expires_at"]), code=out["code"]))
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import paths as _paths
 from ..errors import InputError, NotInitialised
+from ..i18n import _
 
 PREFIX_RE = re.compile(r"^[A-Z]{1,6}$")
 
@@ -46,14 +47,16 @@ def hub_dir(data: str | os.PathLike | None = None) -> Path:
 def check_url(url: str) -> str:
     u = url.strip()
     if not (u.startswith("sqlite:///") or u.startswith("postgresql://") or u.startswith("postgresql+psycopg://")):
-        raise InputError(f"db: {u!r} is not a database URL; give sqlite:///FILE or postgresql://user@host/db", "db")
+        raise InputError(_("db: {url} is not a database URL; give sqlite:///FILE or postgresql://user@host/db").format(
+            url=repr(u)), "db")
     return u
 
 
 def check_prefix(prefix: str) -> str:
     p = prefix.strip().upper()
     if not PREFIX_RE.match(p):
-        raise InputError(f"prefix: {prefix!r} must be 1 to 6 letters, such as HB", "prefix")
+        raise InputError(_("prefix: {prefix} must be 1 to 6 letters, such as HB").format(prefix=repr(prefix)),
+                         "prefix")
     return p
 
 
@@ -71,7 +74,8 @@ def load(data: str | None = None, db: str | None = None) -> HubConfig:
     d = hub_dir(data)
     url = db or os.environ.get("FIELDREPORT_HUB_DB") or _read(d).get("db")
     if not url:
-        raise NotInitialised(f"no hub in {d}: run `fieldreport hub init` first (or give --data DIR)")
+        raise NotInitialised(_("no hub in {folder}: run `fieldreport hub init` first (or give --data DIR)").format(
+            folder=d))
     return HubConfig(d, check_url(url))
 
 
@@ -81,4 +85,5 @@ def _read(d: Path) -> dict:
     except FileNotFoundError:
         return {}
     except ValueError:
-        raise NotInitialised(f"{d / 'hub.json'} is not valid JSON: fix it or run `fieldreport hub init` again") from None
+        raise NotInitialised(_("{file} is not valid JSON: fix it or run `fieldreport hub init` again").format(
+            file=d / "hub.json")) from None

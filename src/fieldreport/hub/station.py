@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import InputError
+from ..i18n import _
 from . import config as _config
 
 SERVE_LOCK = "serve.lock"
@@ -50,18 +51,19 @@ def serve(data: str | None = None, db: str | None = None, *, host: str = "127.0.
     from .store import HubStore
 
     if not 0 < port < 65536:
-        raise InputError(f"port: {port} is not a TCP port (1-65535)", "port")
+        raise InputError(_("port: {port} is not a TCP port (1-65535)").format(port=port), "port")
     if bool(cert) != bool(key):
-        raise InputError("cert: give both --cert and --key (PEM files), or neither", "cert")
+        raise InputError(_("cert: give both --cert and --key (PEM files), or neither"), "cert")
     for name, f in (("cert", cert), ("key", key)):
         if f and not os.path.isfile(f):
-            raise InputError(f"{name}: {f} is not a file", name)
+            raise InputError(_("{name}: {path} is not a file").format(name=name, path=f), name)
     if log_level not in ("debug", "info", "warning", "error"):
-        raise InputError(f"log-level: {log_level!r}; choose debug, info, warning or error", "log_level")
+        raise InputError(_("log-level: {level}; choose debug, info, warning or error").format(level=repr(log_level)),
+                         "log_level")
     cfg = _config.load(data, db)
     lock = _take_lock(cfg.data_dir)
     if lock is None:
-        raise InputError(f"another hub is already serving from {cfg.data_dir}", "data")
+        raise InputError(_("another hub is already serving from {folder}").format(folder=cfg.data_dir), "data")
     try:
         with HubStore.open(cfg.db_url) as store:
             run(HubState(store, HubBlobs(cfg.blobs_dir)), host, port, log_level=log_level, cert=cert, key=key)
@@ -86,9 +88,10 @@ def enroll_code(officer_id: str, name: str, area: str | None, role: str | None =
 
     checked = profile.check({"officer_id": officer_id, "name": name, **({"area": area} if area else {})})
     if role is not None and tx.resolve(tx.ROLES, role) is None:
-        raise InputError(f"role: unknown role {role!r}; choose one of: {' '.join(tx.ROLES)}", "role")
+        raise InputError(_("role: unknown role {role}; choose one of: {choices}").format(
+            role=repr(role), choices=" ".join(tx.ROLES)), "role")
     if not 0 < ttl_hours <= 24 * 30:
-        raise InputError("ttl: give between 1 and 720 hours", "ttl")
+        raise InputError(_("ttl: give between 1 and 720 hours"), "ttl")
     with opened(data, db) as store:
         return store.issue_code(checked["officer_id"], checked["name"], checked.get("area"),
                                 tx.resolve(tx.ROLES, role) if role else None, ttl_hours)
@@ -111,9 +114,11 @@ def reports(*, area: str | None = None, status: str | None = None, kind: str | N
     from .. import taxonomy as tx
 
     if status and tx.resolve(tx.STATUSES, status) is None:
-        raise InputError(f"status: unknown status {status!r}; choose one of: {' '.join(tx.STATUSES)}", "status")
+        raise InputError(_("status: unknown status {status}; choose one of: {choices}").format(
+            status=repr(status), choices=" ".join(tx.STATUSES)), "status")
     if kind and tx.resolve_field("kind", kind) is None:
-        raise InputError(f"kind: unknown kind {kind!r}; choose one of: {' '.join(tx.KINDS)}", "kind")
+        raise InputError(_("kind: unknown kind {kind}; choose one of: {choices}").format(
+            kind=repr(kind), choices=" ".join(tx.KINDS)), "kind")
     with opened(data, db) as store:
         return store.station().reports(area=area, status=tx.resolve(tx.STATUSES, status) if status else None,
                                        kind=tx.resolve_field("kind", kind) if kind else None, limit=limit)
@@ -144,7 +149,7 @@ def decide(ref: str, *, status: str | None = None, dept: str | None = None, assi
     """The station's decision on one report (route, assign, move its status, add a note), all
     or nothing; each part becomes its own change for the field."""
     if not any((status, dept, assign, note)):
-        raise InputError("nothing to decide: give --status, --dept, --assign or --note")
+        raise InputError(_("nothing to decide: give --status, --dept, --assign or --note"))
     with opened(data, db) as store:
         return store.station().decide(ref, dept=dept, assign=assign.strip() if assign else None, status=status,
                                       note=note, by=by)
@@ -154,11 +159,13 @@ def publish_template(file: str, data: str | None = None, db: str | None = None) 
     try:
         doc = json.loads(Path(file).read_text("utf-8"))
     except OSError as e:
-        raise InputError(f"file: cannot read {file!r}: {e.strerror}", "file") from None
+        raise InputError(_("file: cannot read {file}: {error}").format(file=repr(file), error=e.strerror),
+                         "file") from None
     except ValueError as e:
-        raise InputError(f"file: {file!r} is not valid JSON ({e})", "file") from None
+        raise InputError(_("file: {file} is not valid JSON ({error})").format(file=repr(file), error=e),
+                         "file") from None
     if not isinstance(doc, dict):
-        raise InputError("file: a template is a JSON object with `id` and `version`", "file")
+        raise InputError(_("file: a template is a JSON object with `id` and `version`"), "file")
     with opened(data, db) as store:
         return store.station().put_template(doc)
 
@@ -186,17 +193,19 @@ def restore(src: str | None = None, data: str | None = None, db: str | None = No
         carry = {}
     if src is not None:
         if not cfg.db_url.startswith("sqlite:///"):
-            raise InputError("file: a PostgreSQL hub is restored with pg_restore; then run `fieldreport hub restore` "
-                             "with no file", "file")
+            raise InputError(_("file: a PostgreSQL hub is restored with pg_restore; then run `fieldreport hub restore` "
+                             "with no file"), "file")
         srcp = Path(src)
         try:
             with HubStore.open(f"sqlite:///{srcp}") as probe:
                 probe.epoch  # noqa: B018 — proves it is a hub database
         except Exception as e:  # noqa: BLE001
-            raise InputError(f"file: {src!r} is not a hub backup ({type(e).__name__})", "file") from None
+            raise InputError(_("file: {file} is not a hub backup ({error})").format(
+                file=repr(src), error=type(e).__name__),
+                             "file") from None
         lock = _take_lock(cfg.data_dir)
         if lock is None:
-            raise InputError("the hub is running: stop `fieldreport hub serve` before restoring a file", "file")
+            raise InputError(_("the hub is running: stop `fieldreport hub serve` before restoring a file"), "file")
         try:
             target = Path(cfg.db_url.removeprefix("sqlite:///"))
             tmp = target.with_name(target.name + ".restoring")

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from .. import ids
+from ..i18n import _
 from . import store_schema as t
 from .errors import HubBusy, HubError, NotFoundError
 
@@ -66,10 +67,12 @@ class HubStore:
             if create:
                 store._create(prefix)
             elif not sa.inspect(engine).has_table("hub_meta"):
-                raise NotFoundError(f"no hub database at {safe_url(url)}: run `fieldreport hub init` first")
+                raise NotFoundError(_("no hub database at {url}: run `fieldreport hub init` first").format(
+                    url=safe_url(url)))
             version = int(store.meta("schema_version") or 0)
             if version > t.SCHEMA_VERSION:
-                raise HubError(f"the hub database was written by a newer fieldreport (schema {version}); upgrade")
+                raise HubError(_("the hub database was written by a newer fieldreport (schema {version}); "
+                                 "upgrade").format(version=version))
         except BaseException:
             engine.dispose()
             raise
@@ -194,7 +197,7 @@ class HubStore:
         a one-time enrollment code (only its hash is kept). Returns {code, officer_id, expires_at}."""
         import datetime as dt
 
-        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+        raw = "".join(secrets.choice(CODE_ALPHABET) for _i in range(12))
         code = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
         now = dt.datetime.now(dt.timezone.utc)
         expires = (now + dt.timedelta(hours=ttl_hours)).isoformat(timespec="milliseconds")
@@ -269,7 +272,8 @@ class HubStore:
             n = c.execute(t.devices.update().where(t.devices.c.device_id == device_id, t.devices.c.revoked_at.is_(None))
                           .values(revoked_at=ids.utc_now_iso())).rowcount
         if n == 0:
-            raise NotFoundError(f"no enrolled device {device_id}; `fieldreport hub devices` lists them")
+            raise NotFoundError(_("no enrolled device {device_id}; `fieldreport hub devices` lists them").format(
+                device_id=device_id))
 
     def officer(self, officer_id: str, conn: sa.Connection | None = None) -> dict[str, Any] | None:
         q = sa.select(t.officers).where(t.officers.c.officer_id == officer_id)
@@ -338,13 +342,13 @@ class HubStore:
     def backup(self, dest: Path) -> None:
         """A consistent copy of a SQLite hub (``VACUUM INTO``); PostgreSQL: use pg_dump."""
         if not self.sqlite:
-            raise HubError("backup of a PostgreSQL hub: use pg_dump (then `fieldreport hub restore --db URL` "
-                           "after pg_restore)")
+            raise HubError(_("backup of a PostgreSQL hub: use pg_dump (then `fieldreport hub restore --db URL` "
+                           "after pg_restore)"))
         dest = Path(dest)
         if dest.exists():
             from .errors import BadRequest
 
-            raise BadRequest(f"backup: {dest} exists; give a new file name", "file")
+            raise BadRequest(_("backup: {file} exists; give a new file name").format(file=dest), "file")
         raw = self.engine.raw_connection()  # outside any transaction: VACUUM cannot run in one
         try:
             raw.driver_connection.execute("VACUUM INTO ?", (str(dest),))
@@ -387,7 +391,8 @@ def make_engine(url: str) -> sa.Engine:
         if u.drivername == "postgresql":
             u = u.set(drivername="postgresql+psycopg")
         return sa.create_engine(u, pool_size=8, max_overflow=16, pool_pre_ping=True)
-    raise HubError(f"unsupported hub database {u.get_backend_name()!r}: use sqlite:///FILE or postgresql://…")
+    raise HubError(_("unsupported hub database {backend}: use sqlite:///FILE or postgresql://…").format(
+        backend=repr(u.get_backend_name())))
 
 
 def _retryable(e: sa.exc.DBAPIError) -> bool:

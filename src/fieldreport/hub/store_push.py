@@ -170,7 +170,8 @@ class _Batch:
         chain = self._chain(op)
         try:
             if claimed != computed:
-                raise Reject("hash", "hash: does not match the operation's content (altered in transit or on the laptop)")
+                raise Reject("hash", "hash: does not match the operation's content (altered in transit or on the "
+                                     "laptop)")
             res = {**base, **self.apply(op)}
         except Reject as r:
             res = {**base, "status": "rejected", "field": r.field, "reason": r.reason}
@@ -276,7 +277,8 @@ class _Batch:
             "category": f.get("category"), "level": f.get("level"), "title": f["title"],
             "details": f.get("details") or "", "place": f.get("place") or "", "lat": f.get("lat"), "lon": f.get("lon"),
             "premises_id": f.get("premises_id"), "inspection_id": f.get("inspection_id"), "item_id": f.get("item_id"),
-            "location_source": f.get("location_source"), "dept": f.get("dept"), "deadline": f.get("deadline"), "status": f["status"], "assigned_to": None,
+            "location_source": f.get("location_source"), "dept": f.get("dept"), "deadline": f.get("deadline"),
+            "status": f["status"], "assigned_to": None,
             "archived": False, "author": f.get("author"), "created_at": f.get("created_at"), "received_at": self.now,
             "updated_at": self.now})
         for i, p in enumerate(f["parties"]):
@@ -391,8 +393,9 @@ class _Batch:
     def _inspection_create(self, op: dict[str, Any]) -> dict[str, Any]:
         doc = rules.check_doc(op["payload"], ("template",))
         self._created(op, "inspection")
-        self.add(t.inspections, {"id": op["entity"], "device_id": op["device_id"], "premises_id": doc.get("premises_id"),
-                                 "doc": dumps(doc), "finished": None, "created_at": self.now})
+        self.add(t.inspections, {"id": op["entity"], "device_id": op["device_id"],
+                                 "premises_id": doc.get("premises_id"), "doc": dumps(doc), "finished": None,
+                                 "created_at": self.now})
         return {"status": "applied"}
 
     def _inspection_answer(self, op: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from .. import ids
 from .. import taxonomy as tx
+from ..i18n import _
 from . import rules
 from . import store_schema as t
 from .errors import BadRequest, NotFoundError
@@ -25,7 +26,7 @@ class StationOps:
         """The report id for a case code (``HB-2026-000123``), an id, or a unique id prefix."""
         r = ref.strip()
         if not r:
-            raise BadRequest("ref: give a case code such as HB-2026-000001 or a report id", "ref")
+            raise BadRequest(_("ref: give a case code such as HB-2026-000001 or a report id"), "ref")
 
         def go(conn):
             row = conn.execute(sa.select(t.reports.c.id).where(
@@ -39,8 +40,9 @@ class StationOps:
                 if len(rows) == 1:
                     return rows[0][0]
                 if len(rows) > 1:
-                    raise BadRequest(f"ref: {r!r} matches more than one report; give more of the id", "ref")
-            raise NotFoundError(f"no report matches {r!r}; `fieldreport hub reports` lists them")
+                    raise BadRequest(_("ref: {ref} matches more than one report; give more of the id").format(
+                        ref=repr(r)), "ref")
+            raise NotFoundError(_("no report matches {ref}; `fieldreport hub reports` lists them").format(ref=repr(r)))
 
         if c is not None:
             return go(c)
@@ -96,14 +98,15 @@ class StationOps:
         if dept is not None:
             dept_code = tx.resolve(tx.DEPARTMENTS, dept)
             if dept_code is None:
-                raise BadRequest(f"dept: unknown department {dept!r}; choose one of: {' '.join(tx.DEPARTMENTS)}",
+                raise BadRequest(_("dept: unknown department {dept}; choose one of: {choices}").format(
+                    dept=repr(dept), choices=" ".join(tx.DEPARTMENTS)),
                                  "dept")
         to = (tx.resolve(tx.STATUSES, status) or status) if status is not None else None
         if note is not None and not note.strip():
-            raise BadRequest("note: must not be empty", "note")
+            raise BadRequest(_("note: must not be empty"), "note")
         note = note.strip() if note else None
         if not any((dept_code, assign, to, note)):
-            raise BadRequest("nothing to decide: give a department, an officer, a status or a note")
+            raise BadRequest(_("nothing to decide: give a department, an officer, a status or a note"))
         with self.store.write() as c:
             rid = self.resolve(ref, c)
             rep = c.execute(sa.select(t.reports).where(t.reports.c.id == rid).with_for_update()).first()
@@ -126,8 +129,8 @@ class StationOps:
                     move(cur["status"], "routed", None)
             if assign:
                 if self.store.officer(assign, c) is None:
-                    raise NotFoundError(f"officer: no officer {assign!r} on this hub; enroll them first "
-                                        f"(`fieldreport hub enroll`)", "officer")
+                    raise NotFoundError(_("officer: no officer {officer} on this hub; enroll them first "
+                                        "(`fieldreport hub enroll`)").format(officer=repr(assign)), "officer")
                 values["assigned_to"] = assign
                 changes.append({"type": "report.assign", "payload": {"officer_id": assign, "by": by},
                                 "officer_id": assign})
@@ -166,14 +169,15 @@ class StationOps:
         """Publish a checklist template (``id`` and integer ``version`` required) to every device."""
         tid, version = doc.get("id"), doc.get("version")
         if not isinstance(tid, str) or not tid.strip():
-            raise BadRequest("template: `id` is missing", "id")
+            raise BadRequest(_("template: `id` is missing"), "id")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise BadRequest("template: `version` must be a whole number from 1", "version")
+            raise BadRequest(_("template: `version` must be a whole number from 1"), "version")
         now = ids.utc_now_iso()
         with self.store.write() as c:
             cur = c.execute(sa.select(t.templates.c.version).where(t.templates.c.id == tid)).scalar()
             if cur is not None and version <= cur:
-                raise BadRequest(f"template: {tid} version {cur} is already published; raise `version`", "version")
+                raise BadRequest(_("template: {template} version {version} is already published; raise "
+                                   "`version`").format(template=tid, version=cur), "version")
             if cur is None:
                 c.execute(t.templates.insert().values(id=tid, version=version, doc=dumps(doc), updated_at=now))
             else:

@@ -100,7 +100,8 @@ def test_init_encrypt_end_to_end(enc, cli, home, photo):
     r = cli("update", rec["ref"], "--status", "routed", "--dept", "judicial_mediation", "--note", f"已电话联系{PHONE}")
     assert r.code == 0, r.err
     r = cli("status", "--json")
-    assert r.code == 0 and r.json()["reports"] == 1
+    assert r.code == 0 and r.json()["reports"] == 1 and r.json()["encrypted"] is True
+    assert "Encryption: on" in cli("status").out
     r = cli("verify", "--json")
     assert r.code == 0 and r.json()["ok"] and r.json()["photo_files"] >= 1, r.out
     # the photo reads back exactly through the blob store, and its name is the plaintext's hash
@@ -199,6 +200,7 @@ def test_encrypt_then_decrypt_an_existing_store(profile, cli, home, photo, monke
     assert not (home / "fieldreport.key").exists()
     assert cli("list", "--reveal", "--json").json() == before
     assert _plaintext_somewhere(home)
+    assert cli("status", "--json").json()["encrypted"] is False
     monkeypatch.delenv("FIELDREPORT_PASSPHRASE")
     assert cli("show", recs[0]["ref"]).code == 0
     assert cli("verify").code == 0

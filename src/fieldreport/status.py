@@ -33,5 +33,12 @@ def summary(store, paths, profile) -> dict[str, Any]:
         "clock_offset_s": float(store.meta("clock_offset_s") or 0.0),
         "store_path": str(store.path),
         "store_bytes": store.size_bytes(),
+        "encrypted": _encrypted(paths),
         "originals_local_only": originals_pending(store),
     }
+
+
+def _encrypted(paths) -> bool:
+    from .crypto import is_encrypted
+
+    return is_encrypted(paths.data_dir)

@@ -240,6 +240,9 @@ def status(s: dict[str, Any]) -> None:
                   ("" if s["enrolled"] else "  " + _("(not enrolled: fieldreport login HUB_URL CODE)")))
     console.print(_("Store: {path} ({size:.1f} MB, {n} reports)").format(path=s["store_path"],
                                                                      size=s["store_bytes"] / 1e6, n=s["reports"]))
+    if "encrypted" in s:
+        console.print(_("Encryption: on (store and photos)") if s["encrypted"] else
+                      _("Encryption: off — `fieldreport encrypt` protects the data if this laptop is lost"))
     orig = s.get("originals_local_only") or {}
     if orig.get("count"):
         console.print(_("Photo originals on this laptop only: {n} ({size:.1f} MB). Small copies go with every sync; "

@@ -382,3 +382,25 @@ def test_a_create_of_an_existing_entity_is_rejected_per_kind(any_hub):
     assert res[1]["field"] == "entity"
     later = dev.op("report.create", c["entity"], c["payload"])  # in a later batch too
     assert dev.push([later])["results"][0]["field"] == "entity"
+
+
+def test_times_without_a_zone_are_rejected_alone(any_hub):
+    from fieldreport.canon import op_hash
+
+    dev = any_hub.device()
+    naive = dev.create()
+    naive["ts"] = "2026-12-03T19:02:11.123"
+    naive["hash"] = op_hash(naive)
+    dev.last_hash = naive["hash"]
+    local_created = dev.create(created_at="2026-12-03 19:02")
+    garbage = dev.create()
+    garbage["ts"] = "yesterday evening"
+    garbage["hash"] = op_hash(garbage)
+    dev.last_hash = garbage["hash"]
+    future = dev.create(created_at="2031-01-01T00:00:00+08:00")  # a wrong clock, but a placeable time: kept
+    res = dev.push([naive, local_created, garbage, future])["results"]
+    assert [(r["status"], r.get("field")) for r in res] == [("rejected", "ts"), ("rejected", "created_at"),
+                                                            ("rejected", "ts"), ("applied", None)]
+    assert "zone" in res[0]["reason"]
+    rep = any_hub.store.station().report(future["entity"])
+    assert rep["created_at"] == "2031-01-01T00:00:00+08:00" and rep["received_at"] < "2031"

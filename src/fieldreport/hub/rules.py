@@ -24,6 +24,19 @@ class Reject(Exception):
         self.reason = reason
 
 
+def check_time(value: Any, field: str) -> None:
+    """An ISO 8601 time *with its zone*: a laptop's local time without one cannot be placed."""
+    try:
+        d = _dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        d = None
+    if d is None:
+        raise Reject(field, f"{field}: {value!r} is not an ISO 8601 time")
+    if d.tzinfo is None:
+        raise Reject(field, f"{field}: {value!r} has no zone; send the device's time with its zone "
+                            f"(e.g. 2026-12-03T19:02:11.123+08:00)")
+
+
 def check_type(type_: str) -> None:
     if type_ not in DEVICE_OP_TYPES:
         raise Reject("type", f"unknown operation type {type_!r}; known: {' '.join(DEVICE_OP_TYPES)}")
@@ -55,6 +68,8 @@ def check_report_create(payload: dict[str, Any]) -> dict[str, Any]:
         if v is not None and not isinstance(v, str):
             raise Reject(k, f"{k}: must be a string")
         out[k] = v
+    if out["created_at"] is not None:
+        check_time(out["created_at"], "created_at")
     return out
 
 

@@ -239,6 +239,7 @@ class _Batch:
 
     def apply(self, op: dict[str, Any]) -> dict[str, Any]:
         rules.check_type(op["type"])
+        rules.check_time(op["ts"], "ts")
         kind, _, verb = op["type"].partition(".")
         return getattr(self, f"_{kind}_{verb}")(op)
 

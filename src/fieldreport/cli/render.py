@@ -224,7 +224,9 @@ def status(s: dict[str, Any]) -> None:
     console.print(_("Device {dev} — {name} ({officer})").format(dev=s["device_id"], name=s["officer"]["name"],
                                                                officer=s["officer"]["officer_id"]))
     if s["queued"]:
-        by = ", ".join(f"{_n(tx.KINDS, k) if k in tx.KINDS else k} {n}" for k, n in sorted(s["queued_by_kind"].items()))
+        others = {"inspection": _("inspections"), "premises": _("premises")}
+        by = ", ".join(f"{_n(tx.KINDS, k) if k in tx.KINDS else others.get(k, k)} {n}"
+                       for k, n in sorted(s["queued_by_kind"].items()))
         console.print(_("Queued for the hub: {n} change(s) ({by})").format(n=s["queued"], by=by))
     else:
         console.print(_("Nothing queued: the hub has everything."))

@@ -106,23 +106,16 @@ def m001_initial(db) -> None:
 
 
 def m002_outbox_retry(db) -> None:
-    """Retry bookkeeping for sync: attempts, next attempt time, last error."""
-    db.executescript_in_txn(
-        """
-        ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE outbox ADD COLUMN last_error TEXT;
-        CREATE TABLE conflicts (
-            id INTEGER PRIMARY KEY,
-            entity TEXT NOT NULL,
-            field TEXT NOT NULL,
-            local_value TEXT,
-            hub_value TEXT,
-            source TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            resolved_at TEXT
-        );
-        """
-    )
+    """Retry bookkeeping for sync (attempts, last error) and the conflicts a pull can find.
+    Written with sqlite-utils, which joins the migration's open transaction."""
+    import sqlite_utils
+
+    sdb = sqlite_utils.Database(db.conn)
+    sdb["outbox"].add_column("attempts", int, not_null_default=0)
+    sdb["outbox"].add_column("last_error", str)
+    sdb.create_table("conflicts", {"id": int, "entity": str, "field": str, "local_value": str, "hub_value": str,
+                                   "source": str, "created_at": str, "resolved_at": str},
+                     pk="id", not_null={"entity", "field", "source", "created_at"})
 
 
 def m003_search(db) -> None:

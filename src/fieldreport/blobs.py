@@ -11,6 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from .i18n import _
 from .errors import InputError
 from .paths import private_dir
 
@@ -69,17 +70,17 @@ class BlobStore:
         """Raise InputError unless ``src`` is a readable image file; return (path, mime)."""
         p = Path(src).expanduser()
         if not p.is_file():
-            raise InputError(f"photo: {str(src)!r} does not exist or is not a file", "photo")
+            raise InputError(_("photo: {src!r} does not exist or is not a file").format(src=str(src)), "photo")
         try:
             with open(p, "rb") as f:
                 head = f.read(32)
         except OSError as e:
-            raise InputError(f"photo: cannot read {str(src)!r}: {e.strerror}", "photo") from None
+            raise InputError(_("photo: cannot read {src!r}: {err}").format(src=str(src), err=e.strerror), "photo") from None
         mime = sniff_image(head)
         if mime is None:
-            raise InputError(f"photo: {str(src)!r} is not an image (JPEG, PNG, GIF, TIFF, BMP, WebP or HEIC)", "photo")
+            raise InputError(_("photo: {src!r} is not an image (JPEG, PNG, GIF, TIFF, BMP, WebP or HEIC)").format(src=str(src)), "photo")
         if p.stat().st_size > MAX_PHOTO_BYTES:
-            raise InputError(f"photo: {str(src)!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB", "photo")
+            raise InputError(_("photo: {src!r} is larger than {MAX_PHOTO_BYTES} MB").format(src=str(src), MAX_PHOTO_BYTES=MAX_PHOTO_BYTES // (1024 * 1024)), "photo")
         return p, mime
 
     def put_file(self, src: Path) -> tuple[str, int]:
@@ -219,14 +220,14 @@ class BlobStore:
         os.close(fd)
         if h.hexdigest() != sha256:
             tmp.unlink()
-            raise InputError(f"photo {sha256[:16]}…: its content does not match its hash; run `fieldreport verify`")
+            raise InputError(_("photo {sha256}…: its content does not match its hash; run `fieldreport verify`").format(sha256=sha256[:16]))
         check_h = hashlib.sha256()
         with _open_tmp(tmp, key) as f:
             while chunk := f.read(CHUNK):
                 check_h.update(chunk)
         if check_h.hexdigest() != sha256:  # pragma: no cover — would be a bug in the sealing
             tmp.unlink()
-            raise InputError(f"photo {sha256[:16]}…: re-sealing produced a file that does not read back")
+            raise InputError(_("photo {sha256}…: re-sealing produced a file that does not read back").format(sha256=sha256[:16]))
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
         return True

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .i18n import _
 from . import taxonomy as tx
 from .errors import InputError, NotInitialised
 from .paths import Paths, write_private
@@ -41,28 +42,28 @@ def check(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     for f in ("name", "officer_id", "station", "area"):
         if f in out and (out[f] is None or not str(out[f]).strip()):
-            raise InputError(f"{f.replace('_', '-')}: must not be empty", f)
+            raise InputError(_("{_}: must not be empty").format(_=f.replace('_', '-')), f)
         if f in out:
             out[f] = str(out[f]).strip()
     if out.get("role") is not None:
         code = tx.resolve(tx.ROLES, str(out["role"]))
         if code is None:
-            raise InputError(f"role: unknown role {out['role']!r}; choose one of: {' '.join(tx.ROLES)}", "role")
+            raise InputError(_("role: unknown role {role!r}; choose one of: {choices}").format(role=out['role'], choices=' '.join(tx.ROLES)), "role")
         out["role"] = code
     if out.get("lang") is not None:
         lang = str(out["lang"]).lower().replace("-", "_")
         lang = {"zh_cn": "zh", "cn": "zh", "中文": "zh", "en_us": "en", "english": "en"}.get(lang, lang)
         if lang not in LANGS:
-            raise InputError(f"lang: unknown language {out['lang']!r}; choose zh or en", "lang")
+            raise InputError(_("lang: unknown language {lang!r}; choose zh or en").format(lang=out['lang']), "lang")
         out["lang"] = lang
     if out.get("hub_url"):
         url = str(out["hub_url"]).strip().rstrip("/")
         if not (url.startswith("http://") or url.startswith("https://")):
-            raise InputError(f"hub: {url!r} is not a URL; give e.g. https://hub.example.org", "hub_url")
+            raise InputError(_("hub: {url!r} is not a URL; give e.g. https://hub.example.org").format(url=url), "hub_url")
         out["hub_url"] = url
     if "retention_days" in out and out["retention_days"] is not None:
         if int(out["retention_days"]) < 1:
-            raise InputError("retention-days: must be at least 1", "retention_days")
+            raise InputError(_("retention-days: must be at least 1"), "retention_days")
     return out
 
 
@@ -70,11 +71,11 @@ def load(paths: Paths) -> Profile:
     try:
         raw = paths.profile.read_bytes()
     except FileNotFoundError:
-        raise NotInitialised("no profile yet: run `fieldreport init` first") from None
+        raise NotInitialised(_("no profile yet: run `fieldreport init` first")) from None
     try:
         data = json.loads(raw)
     except ValueError:
-        raise NotInitialised(f"profile {paths.profile} is not valid JSON: fix it or run `fieldreport init` again") from None
+        raise NotInitialised(_("profile {profile} is not valid JSON: fix it or run `fieldreport init` again").format(profile=paths.profile)) from None
     known = {f.name for f in fields(Profile)}
     return Profile(**{k: v for k, v in data.items() if k in known})
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .i18n import _
 from . import ids
 from . import taxonomy as tx
 from .blobs import BlobStore
@@ -33,14 +34,14 @@ def parse_party(text: str) -> dict[str, str]:
             key, sep, value = part.partition("＝")
         key = key.strip().lower()
         if not sep or not key:
-            raise InputError(f"party: {part.strip()!r} is not key=value; write e.g. \"name=张三;role=applicant;phone=13812345678\"",
+            raise InputError(_('party: {part!r} is not key=value; write e.g. "name=张三;role=applicant;phone=13812345678"').format(part=part.strip()),
                              "party")
         key = {"姓名": "name", "角色": "role", "身份证": "id", "id_number": "id", "电话": "phone", "地址": "address"}.get(key, key)
         if key not in ("name", "role", "id", "phone", "address"):
-            raise InputError(f"party: unknown key {key!r}; use name, role, id, phone, address", "party")
+            raise InputError(_("party: unknown key {key!r}; use name, role, id, phone, address").format(key=key), "party")
         out[key] = value.strip()
     if not out.get("name"):
-        raise InputError("party: name is missing; write e.g. \"name=张三;role=applicant\"", "party")
+        raise InputError(_("party: name is missing; write e.g. \"name=张三;role=applicant\""), "party")
     return out
 
 
@@ -59,7 +60,7 @@ def parse_date(value: str, field: str, *, future: bool = True) -> str:
     try:
         return _dt.date.fromisoformat(v).isoformat()
     except ValueError:
-        raise InputError(f"{field}: {value!r} is not a date; give YYYY-MM-DD or a number of days such as 7d",
+        raise InputError(_("{field}: {value!r} is not a date; give YYYY-MM-DD or a number of days such as 7d").format(field=field, value=value),
                          field) from None
 
 
@@ -75,7 +76,7 @@ def parse_since(value: str) -> str:
     try:
         d = _dt.datetime.fromisoformat(v)
     except ValueError:
-        raise InputError(f"since: {value!r} is not a date or age; give e.g. 2026-12-01 or 7d", "since") from None
+        raise InputError(_("since: {value!r} is not a date or age; give e.g. 2026-12-01 or 7d").format(value=value), "since") from None
     if d.tzinfo is None:
         d = d.astimezone()
     return d.isoformat(timespec="milliseconds")
@@ -89,11 +90,11 @@ def prepare(data: dict[str, Any], blobs: BlobStore, *, allow_unverified_id: bool
     from .fields import FieldError, check_report
 
     if not isinstance(data, dict):
-        raise InputError(f"{where}a report must be a JSON object", "record")
+        raise InputError(_("{where}a report must be a JSON object").format(where=where), "record")
     d = dict(data)
     unknown = [k for k in d if k not in INPUT_FIELDS and k not in OUTPUT_ONLY]
     if unknown:
-        raise InputError(f"{where}{unknown[0]}: unknown field; known fields: {', '.join(INPUT_FIELDS[:12])}", unknown[0])
+        raise InputError(_("{where}{unknown}: unknown field; known fields: {choices}").format(where=where, unknown=unknown[0], choices=', '.join(INPUT_FIELDS[:12])), unknown[0])
     for k in OUTPUT_ONLY:
         d.pop(k, None)
     if "premises" in d:
@@ -103,12 +104,12 @@ def prepare(data: dict[str, Any], blobs: BlobStore, *, allow_unverified_id: bool
     for i, ph in enumerate(d.pop("photos", None) or []):
         if isinstance(ph, dict) and "sha256" in ph:
             if not blobs.has(str(ph["sha256"])):
-                raise InputError(f"{where}photos.{i}: blob {ph['sha256'][:12]}… is not in this store; give the file path",
+                raise InputError(_("{where}photos.{i}: blob {sha256}… is not in this store; give the file path").format(where=where, i=i, sha256=ph['sha256'][:12]),
                                  "photos")
             photo_refs.append(ph)
             continue
         if not isinstance(ph, str):
-            raise InputError(f"{where}photos.{i}: give a file path", "photos")
+            raise InputError(_("{where}photos.{i}: give a file path").format(where=where, i=i), "photos")
         try:
             path, _mime = blobs.check_photo(ph)
         except InputError as e:
@@ -118,7 +119,7 @@ def prepare(data: dict[str, Any], blobs: BlobStore, *, allow_unverified_id: bool
         d["deadline"] = parse_date(str(d["deadline"]), "deadline")
     parties = d.get("parties") or []
     if not isinstance(parties, list):
-        raise InputError(f"{where}parties: give a list of parties", "parties")
+        raise InputError(_("{where}parties: give a list of parties").format(where=where), "parties")
     d["parties"] = [parse_party(p) if isinstance(p, str) else p for p in parties]
     d["photos"] = photo_refs
     try:
@@ -190,14 +191,14 @@ def update(store: Store, blobs: BlobStore, ref: str, *, status: str | None = Non
     if status:
         to_status = tx.resolve(tx.STATUSES, status)
         if to_status is None:
-            raise InputError(f"status: unknown status {status!r}; choose one of: {' '.join(tx.STATUSES)}", "status")
+            raise InputError(_("status: unknown status {status!r}; choose one of: {choices}").format(status=status, choices=' '.join(tx.STATUSES)), "status")
     dept_code = None
     if dept:
         dept_code = tx.resolve(tx.DEPARTMENTS, dept)
         if dept_code is None:
-            raise InputError(f"dept: unknown department {dept!r}; choose one of: {' '.join(tx.DEPARTMENTS)}", "dept")
+            raise InputError(_("dept: unknown department {dept!r}; choose one of: {choices}").format(dept=dept, choices=' '.join(tx.DEPARTMENTS)), "dept")
     if note is not None and not note.strip():
-        raise InputError("note: must not be empty", "note")
+        raise InputError(_("note: must not be empty"), "note")
     deadline_iso = parse_date(deadline, "deadline") if deadline else None
     photo_refs = []
     for ph in photos:
@@ -210,7 +211,7 @@ def update(store: Store, blobs: BlobStore, ref: str, *, status: str | None = Non
             code = tx.resolve_field("level", level)
             allowed = tx.levels_for(cur["kind"])
             if code not in allowed:
-                raise InputError(f"level: unknown level {level!r} for a {cur['kind']}; choose one of: {' '.join(allowed)}",
+                raise InputError(_("level: unknown level {level!r} for a {kind}; choose one of: {choices}").format(level=level, kind=cur['kind'], choices=' '.join(allowed)),
                                  "level")
             if code != cur["level"]:
                 changes.append(("report.set", {"field": "level", "old": cur["level"], "new": code}))
@@ -232,7 +233,7 @@ def update(store: Store, blobs: BlobStore, ref: str, *, status: str | None = Non
         if archive is not None and bool(archive) != bool(cur["archived"]):
             changes.append(("report.archive", {"archived": bool(archive)}))
         if not changes:
-            raise InputError("nothing to change: give --status, --note, --level, --dept, --photo, --deadline or --archive")
+            raise InputError(_("nothing to change: give --status, --note, --level, --dept, --photo, --deadline or --archive"))
         return changes
 
     stored = []

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
+from .i18n import _
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -32,19 +34,19 @@ def check_id_number(value: str) -> str | None:
     v = value.strip().upper()
     if len(v) == 18:
         if not v[:17].isdigit() or not (v[17].isdigit() or v[17] == "X"):
-            return "must be 17 digits and a digit or X"
+            return _("must be 17 digits and a digit or X")
         if not _real_date(int(v[6:10]), int(v[10:12]), int(v[12:14])):
-            return f"birth date {v[6:14]} is not a real date"
+            return _("birth date {date} is not a real date").format(date=v[6:14])
         if id_check_char(v[:17]) != v[17]:
-            return "check digit does not match (GB 11643)"
+            return _("check digit does not match (GB 11643)")
         return None
     if len(v) == 15:
         if not v.isdigit():
-            return "a 15-digit ID number has digits only"
+            return _("a 15-digit ID number has digits only")
         if not _real_date(1900 + int(v[6:8]), int(v[8:10]), int(v[10:12])):
-            return f"birth date 19{v[6:12]} is not a real date"
+            return _("birth date {date} is not a real date").format(date="19" + v[6:12])
         return None
-    return "must have 18 characters (or 15 for an old card)"
+    return _("must have 18 characters (or 15 for an old card)")
 
 
 def normalise_phone(value: str) -> str:
@@ -56,7 +58,7 @@ def check_phone(value: str) -> str | None:
     v = normalise_phone(value)
     if _MOBILE.match(v) or _LANDLINE.match(v):
         return None
-    return "expected an 11-digit mobile number starting with 1, or a landline such as 027-87654321"
+    return _("expected an 11-digit mobile number starting with 1, or a landline such as 027-87654321")
 
 
 def mask_id(value: str | None) -> str | None:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..i18n import _
 from .. import ids
 from ..errors import InputError, NotFound, StoreCorrupt, StoreLocked
 from ..canon import op_hash
@@ -46,7 +47,7 @@ class Store:
     def open(cls, path: Path, *, create: bool = False, key: str | None = None) -> "Store":
         path = Path(path)
         if not path.exists() and not create:
-            raise NotFound(f"no store at {path}: run `fieldreport init` first")
+            raise NotFound(_("no store at {path}: run `fieldreport init` first").format(path=path))
         if create:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         conn = _connect(path, key)
@@ -57,7 +58,7 @@ class Store:
                 schema.migrate(conn)
             elif version > len(schema.MIGRATIONS):
                 conn.close()
-                raise StoreCorrupt(f"store {path} was written by a newer fieldreport (schema {version}); upgrade fieldreport")
+                raise StoreCorrupt(_("store {path} was written by a newer fieldreport (schema {version}); upgrade fieldreport").format(path=path, version=version))
         except sqlite3.DatabaseError as e:
             conn.close()
             raise _translate(e, path) from None
@@ -130,7 +131,7 @@ class Store:
         per-device sequence, a Lamport clock, and the hash of the previous operation."""
         device_id = self.meta("device_id")
         if not device_id:
-            raise InputError("this store has no device id: run `fieldreport init`")
+            raise InputError(_("this store has no device id: run `fieldreport init`"))
         seq = self._next(c, "op_seq")
         clock = self._next(c, "clock")
         prev = c.execute("SELECT hash FROM outbox WHERE seq < ? ORDER BY seq DESC LIMIT 1", (seq,)).fetchone()
@@ -225,7 +226,7 @@ class Store:
         """The report id for a short ref (``R-0007``, ``r7``, ``7``), a case code, or a unique id prefix."""
         r = ref.strip()
         if not r:
-            raise InputError("ref: give a report reference such as R-0001 or an id prefix", "ref")
+            raise InputError(_("ref: give a report reference such as R-0001 or an id prefix"), "ref")
         cand = r.upper()
         if cand.startswith("R-") or cand.startswith("R") and cand[1:].isdigit() or cand.isdigit():
             digits = cand.lstrip("R-")
@@ -243,14 +244,14 @@ class Store:
             if len(rows) == 1:
                 return rows[0][0]
             if len(rows) > 1:
-                raise InputError(f"ref: {r!r} matches more than one report; give more of the id", "ref")
-        raise NotFound(f"no report matches {r!r}; `fieldreport list` shows the refs")
+                raise InputError(_("ref: {r!r} matches more than one report; give more of the id").format(r=r), "ref")
+        raise NotFound(_("no report matches {r!r}; `fieldreport list` shows the refs").format(r=r))
 
     def report(self, rid: str) -> dict[str, Any]:
         c = self.conn
         row = c.execute("SELECT * FROM reports WHERE id = ?", (rid,)).fetchone()
         if row is None:
-            raise NotFound(f"no report {rid}")
+            raise NotFound(_("no report {rid}").format(rid=rid))
         rep = _row_dict(c, row)
         rep["parties"] = [
             {"name": p[0], "role": p[1], "id": p[2], "phone": p[3], "address": p[4], "id_verified": bool(p[5])}
@@ -294,7 +295,7 @@ class Store:
         with self.write() as c:
             cur = c.execute("SELECT * FROM reports WHERE id = ?", (rid,)).fetchone()
             if cur is None:
-                raise NotFound(f"no report {rid}")
+                raise NotFound(_("no report {rid}").format(rid=rid))
             current = _row_dict(c, cur)
             if check:
                 changes = check(current, changes)
@@ -307,7 +308,7 @@ class Store:
                 elif type_ == "report.set":
                     col = payload["field"]
                     if col not in ("level", "dept", "deadline", "title", "details", "place", "lat", "lon"):
-                        raise InputError(f"{col}: cannot be changed", col)
+                        raise InputError(_("{col}: cannot be changed").format(col=col), col)
                     c.execute(f"UPDATE reports SET {col} = ?, updated_at = ? WHERE id = ?", (payload["new"], ts, rid))
                 elif type_ == "report.note":
                     c.execute("INSERT INTO notes (id, report_id, text, author, created_at) VALUES (?,?,?,?,?)",
@@ -318,7 +319,7 @@ class Store:
                 elif type_ == "report.photo":
                     self._insert_photo(c, rid, payload, ts)
                 else:
-                    raise InputError(f"unknown change {type_}")
+                    raise InputError(_("unknown change {type_}").format(type_=type_))
                 done.append(self.append_op(c, type_, rid, payload, ts))
         return done
 
@@ -455,7 +456,7 @@ def _connect(path: Path, key: str | None = None) -> sqlite3.Connection:
 
             raise WrongPassphrase(_("passphrase: this passphrase does not open the store; nothing was changed"),
                                   "passphrase") from None
-        raise StoreCorrupt(f"cannot open the store {path}: {e}") from None
+        raise StoreCorrupt(_("cannot open the store {path}: {e}").format(path=path, e=e)) from None
     finally:
         os.umask(old)
     try:
@@ -487,4 +488,4 @@ def _translate(e: sqlite3.Error, path: Path) -> Exception:
     if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
         return StoreCorrupt(f"the store {path} is damaged ({msg}); nothing was changed — restore it from a "
                             f"backup or run `fieldreport doctor`")
-    return StoreCorrupt(f"store error on {path}: {msg}")
+    return StoreCorrupt(_("store error on {path}: {msg}").format(path=path, msg=msg))

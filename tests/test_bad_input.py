@@ -194,3 +194,16 @@ def test_truncated_store_clear_error(cli, seeded, home):
     assert r.code in (5,), r.err
     assert "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1
     assert hashlib.sha256(dbf.read_bytes()).hexdigest() == before
+
+
+def test_non_utf8_argument(run, seeded, home):
+    """Bytes that are not UTF-8 on the command line (a GBK terminal): exit 2, one line, nothing written."""
+    import subprocess as sp
+    import sys as _sys
+
+    p = sp.run([_sys.executable.encode(), b"-m", b"fieldreport", b"add", b"--kind", b"zero", b"--title",
+                "排查".encode("gbk"), b"--no-input"], capture_output=True)
+    err = p.stderr.decode("utf-8", "replace")
+    assert p.returncode == 2, err
+    assert len(err.strip().splitlines()) == 1 and "UTF-8" in err and "Traceback" not in err
+    assert snapshot(home) == seeded

@@ -121,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     from ..i18n import _
 
     _install_click_i18n()
+    for a in argv:
+        try:
+            a.encode("utf-8")
+        except UnicodeEncodeError:
+            bad = a.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            sys.stderr.write("fieldreport: " + _("argument {arg!r} is not UTF-8 text; set the terminal to UTF-8 "
+                                                  "(e.g. LANG=zh_CN.UTF-8) and type it again").format(arg=bad) + "\n")
+            return int(ExitStatus.BAD_INPUT)
     app = build_app(argv)
     cmd = typer.main.get_command(app)
     try:

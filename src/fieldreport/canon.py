@@ -10,9 +10,14 @@ from typing import Any
 HASHED_FIELDS = ("op_id", "device_id", "seq", "clock", "ts", "type", "entity", "payload", "prev_hash")
 
 
+# json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False), without building
+# an encoder per call (the hub hashes every operation it receives)
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(obj: Any) -> bytes:
     """Canonical JSON: sorted keys, no spaces, UTF-8 — the bytes that are hashed."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(obj).encode("utf-8")
 
 
 def op_hash(op: dict[str, Any]) -> str:

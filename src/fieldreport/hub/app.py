@@ -22,11 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import ids
 from ..protocol import (BLOB_CHUNK_MAX, EPOCH_HEADER, MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION,
-                        EnrollRequest, MissingBlobsRequest, PushRequest)
+                        EnrollRequest, MissingBlobsRequest)
 from .blobs import HubBlobs
 from .errors import (BadRequest, Forbidden, HubBusy, HubError, TooLarge, Unauthorized, Unprocessable,
                      UnsupportedMedia)
 from .store import HubStore
+from .wire import parse_push
 
 log = logging.getLogger("fieldreport.hub")
 PULL_DEFAULT, PULL_MAX = 500, 5000
@@ -193,17 +194,22 @@ def create_app(state: HubState) -> FastAPI:
     @app.post("/v1/push")
     async def push(request: Request):
         dev = await device(request)
-        req = _parse(PushRequest, await _body(request, MAX_BODY_BYTES))
-        if req.device_id != dev["device_id"]:
+        raw = await _body(request, MAX_BODY_BYTES)
+        out = await run_in_threadpool(_push, dev, raw)
+        return Response(out, media_type="application/json")
+
+    def _push(dev: dict[str, Any], raw: bytes) -> bytes:
+        """In the thread pool: parse (orjson and plain checks, see ``wire``), apply, encode."""
+        device_id, ops = parse_push(raw)
+        if device_id != dev["device_id"]:
             raise Forbidden("device_id: the body names another device than the token's", "device_id")
-        ops = [op.model_dump() for op in req.ops]
         if not state.pushes.acquire(blocking=False):
             raise HubBusy("the hub is busy with other pushes; try again shortly", retry_after=2)
         try:
-            out = await run_in_threadpool(store.push, dev, ops)
+            out = store.push(dev, ops)
         finally:
             state.pushes.release()
-        return _json({"epoch": state.epoch(), "hub_time": ids.utc_now_iso(), **out})
+        return orjson.dumps({"epoch": state.epoch(), "hub_time": ids.utc_now_iso(), **out})
 
     @app.get("/v1/pull")
     async def pull(request: Request):

@@ -2,7 +2,7 @@
 
 Each ``check_*`` returns the normalised data to write, or raises :class:`Reject` with the
 field at fault and a one-line reason (the answer's ``rejected`` entry). Payloads are
-validated with the same pydantic models as the laptop (``fieldreport.models``).
+validated with the laptop's own rules (``fieldreport.fields``).
 """
 
 from __future__ import annotations
@@ -43,26 +43,21 @@ def check_type(type_: str) -> None:
 
 
 def check_report_create(payload: dict[str, Any]) -> dict[str, Any]:
-    """The report's fields, validated as on the laptop, plus ref/status/created_at/author."""
-    from pydantic import ValidationError
-
-    from ..models import ReportFields, first_error
+    """The report's fields, validated as on the laptop (``fields.check_report``, the plain
+    Python rules the pydantic models delegate to: no model is built per operation), plus
+    ref/status/created_at/author."""
+    from ..fields import FieldError, check_report
 
     fields = {k: v for k, v in payload.items() if k not in CREATE_EXTRA}
     try:
-        rep = ReportFields.model_validate(fields)
-    except ValidationError as e:
-        field, msg = first_error(e)
-        raise Reject(field or "payload", f"{field or 'report'}: {msg}") from None
-    out = rep.model_dump(mode="json", by_alias=True)
-    if rep.kind == "zero":
-        out["level"] = None
+        out = check_report(fields)
+    except FieldError as e:
+        raise Reject(e.field or "payload", str(e)) from None
     status = payload.get("status") or "registered"
     if status not in tx.STATUSES:
         raise Reject("status", f"status: unknown status {status!r}")
     out["status"] = status
-    src = payload.get("location_source")  # validated by the model, not part of its dump
-    out["location_source"] = src if isinstance(src, str) and src else None
+    out["location_source"] = out.get("location_source") or None  # checked by check_report
     for k in ("ref", "created_at", "author"):
         v = payload.get(k)
         if v is not None and not isinstance(v, str):
@@ -128,15 +123,12 @@ def check_note(payload: dict[str, Any]) -> tuple[str, str, str | None]:
 
 
 def check_photo(payload: dict[str, Any]) -> dict[str, Any]:
-    from pydantic import ValidationError
-
-    from ..models import PhotoRef, first_error
+    from ..fields import FieldError, check_photo as check
 
     try:
-        return PhotoRef.model_validate(payload).model_dump()
-    except ValidationError as e:
-        field, msg = first_error(e)
-        raise Reject(field or "payload", f"{field}: {msg}") from None
+        return check(payload)
+    except FieldError as e:
+        raise Reject(e.field or "payload", str(e)) from None
 
 
 def check_status(current: str, payload: dict[str, Any]) -> tuple[str, str, str | None] | None:

@@ -158,9 +158,13 @@ class HubStore:
         """Add ``by`` to counter ``name`` (made at 0 if absent) and return the new value. The
         row stays locked until the transaction ends: this is what orders cursors by commit."""
         row = c.execute(self._BUMP, {"b_name": name, "b_by": by}).first()
-        if row is None:
-            c.execute(t.counters.insert(), {"name": name, "value": by})
-            return by
+        if row is None:  # a new counter (the year's first case code): two writers may both get here
+            if self.sqlite:
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            c.execute(insert(t.counters).on_conflict_do_nothing(), {"name": name, "value": 0})
+            row = c.execute(self._BUMP, {"b_name": name, "b_by": by}).first()
         return int(row[0])
 
     def counter(self, name: str, conn: sa.Connection | None = None) -> int:
@@ -303,12 +307,10 @@ class HubStore:
             return
         top = self._bump(c, "cursor", len(changes))
         ts = ids.utc_now_iso()
-        rows = []
-        for i, ch in enumerate(changes):
-            rows.append({"cursor": top - len(changes) + 1 + i, "type": ch["type"], "entity": ch["entity"],
-                         "payload": dumps(ch["payload"]), "ts": ts, "device_id": ch.get("device_id"),
-                         "officer_id": ch.get("officer_id"), "area": ch.get("area")})
-        c.execute(t.changes.insert(), rows)
+        first = top - len(changes) + 1
+        insert_rows(c, t.changes, ("cursor", "type", "entity", "payload", "ts", "device_id", "officer_id", "area"),
+                    [(first + i, ch["type"], ch["entity"], dumps(ch["payload"]), ts, ch.get("device_id"),
+                      ch.get("officer_id"), ch.get("area")) for i, ch in enumerate(changes)])
 
     def pull(self, device: dict[str, Any], cursor: int, limit: int) -> dict[str, Any]:
         """The changes this device should see after ``cursor``, in commit order."""
@@ -355,6 +357,30 @@ class HubStore:
         finally:
             raw.close()
         os.chmod(dest, 0o600)
+
+
+def insert_rows(c: sa.Connection, table: sa.Table, cols: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert many rows (tuples in ``cols`` order) inside the caller's transaction, at the
+    driver's speed: on SQLite one prepared statement through ``executemany`` (in-process, no
+    round trips); on PostgreSQL ``COPY … FROM STDIN``. Constraints (the ``op_id`` primary key
+    above all) are the database's, as with any insert."""
+    if not rows:
+        return
+    names = ", ".join(f'"{col}"' for col in cols)
+    if c.dialect.name == "sqlite":
+        c.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(cols))})', rows)
+        return
+    # PostgreSQL: COPY … FROM STDIN, in the caller's transaction (rows streamed in one go;
+    # ~2x executemany's pipeline and ~8x a multi-row VALUES through the driver's parser)
+    import psycopg
+
+    sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+    try:
+        with c.connection.dbapi_connection.cursor() as cur, cur.copy(sql) as cp:
+            for row in rows:
+                cp.write_row(row)
+    except psycopg.Error as e:  # as SQLAlchemy would have raised it (IntegrityError, OperationalError…)
+        raise sa.exc.DBAPIError.instance(sql, None, e, psycopg.Error, dialect=c.dialect) from None
 
 
 def safe_url(url: str) -> str:

@@ -9,6 +9,8 @@ whose primary key is the ``op_id``. A rejected operation never fails the batch.
 from __future__ import annotations
 
 import logging
+import operator
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +21,7 @@ from . import rules
 from . import store_schema as t
 from .errors import Forbidden, HubError
 from .rules import Reject
-from .store import dumps, loads
+from .store import dumps, insert_rows, loads
 
 log = logging.getLogger("fieldreport.hub")
 
@@ -82,7 +84,6 @@ def _by(col, name: str = "b_key"):
 # Statements built once: per-operation SQL then costs only its parameters.
 _SET_ACKED = t.devices.update().where(_by(t.devices.c.device_id, "b_dev"))
 _SET_COUNTER = t.counters.update().where(_by(t.counters.c.name))
-_SEL_REPORT = sa.select(t.reports).where(_by(t.reports.c.id)).with_for_update()
 _UPD_REPORT = t.reports.update().where(_by(t.reports.c.id))
 _SEL_NOTE = sa.select(t.notes.c.note_id).where(_by(t.notes.c.note_id))
 _SEL_PREMISES = sa.select(t.premises).where(_by(t.premises.c.id)).with_for_update()
@@ -91,6 +92,10 @@ _SEL_INSPECTION = sa.select(t.inspections).where(_by(t.inspections.c.id))
 _UPD_INSPECTION = t.inspections.update().where(_by(t.inspections.c.id))
 # the order in which collected rows are written (a report before its parties, photos, notes)
 _FLUSH_ORDER = (t.reports, t.parties, t.photos, t.notes, t.premises, t.inspections, t.answers, t.history, t.ops)
+# each table's columns as the batch writes them (every row carries every one), and a getter
+# that turns a row into the tuple to insert
+_COLS = {tbl: (cols, operator.itemgetter(*cols)) for tbl in _FLUSH_ORDER
+         for cols in [tuple(col.name for col in tbl.columns if not (tbl is t.history and col.name == "id"))]}
 
 
 class _Batch:
@@ -109,6 +114,7 @@ class _Batch:
         self.seq_owner: dict[int, str] = {}
         self.hash_at: dict[int, str] = {}
         self.exists: set[tuple[str, str]] = set()   # (kind, id) of reports, premises, inspections
+        self.reps: dict[str, SimpleNamespace] = {}  # the reports the batch touches, as the batch leaves them
         self.case_next: dict[str, int] = {}      # counter name -> last number given in this batch
         self.case_written: dict[str, int] = {}   # counter name -> value the counter row holds now
         if ops:
@@ -125,11 +131,17 @@ class _Batch:
         for r in c.execute(sa.select(t.ops.c.seq, t.ops.c.op_id, t.ops.c.hash)
                            .where(t.ops.c.device_id == dev, t.ops.c.seq >= lo, t.ops.c.seq <= hi)):
             self.seq_owner[r.seq], self.hash_at[r.seq] = r.op_id, r.hash
-        creates = {}
+        creates, touched = {}, set()
         for op in ops:
             kind, _, verb = op["type"].partition(".")
             if verb == "create" and kind in ("report", "premises", "inspection"):
                 creates.setdefault(kind, set()).add(op["entity"])
+            elif kind == "report":
+                touched.add(op["entity"])
+        touched = list(touched)
+        for i in range(0, len(touched), 500):  # locked (PostgreSQL) against a station decision meanwhile
+            for r in c.execute(sa.select(t.reports).where(t.reports.c.id.in_(touched[i:i + 500])).with_for_update()):
+                self.reps[r.id] = SimpleNamespace(**r._mapping)
         for kind, tbl in (("report", t.reports), ("premises", t.premises), ("inspection", t.inspections)):
             ents = list(creates.get(kind, ()))
             for i in range(0, len(ents), 500):
@@ -147,7 +159,8 @@ class _Batch:
         for tbl in _FLUSH_ORDER:
             rows = self.rows[tbl]
             if rows:
-                self.c.execute(tbl.insert(), rows)
+                cols, get = _COLS[tbl]
+                insert_rows(self.c, tbl, cols, list(map(get, rows)))
                 self.rows[tbl] = []
 
     # ------------------------------------------------------------------ one operation
@@ -196,8 +209,9 @@ class _Batch:
         operation is recorded as rejected with the error's type (never its text: it may hold
         personal data)."""
         key = (op["type"].partition(".")[0], op["entity"])
+        rep = self.reps.get(op["entity"])
         saved = (key in self.exists, dict(self.case_next), dict(self.case_written), len(self.changes),
-                 self.chain_ok)
+                 self.chain_ok, dict(vars(rep)) if rep is not None else None)
         sp = self.c.begin_nested()
         try:
             res = self.one(op)
@@ -212,9 +226,13 @@ class _Batch:
             error = type(e).__name__
             log.error("operation %s (%s) from %s cannot be applied: %s", op["op_id"], op["type"], op["device_id"],
                       error)
-        had, self.case_next, self.case_written, n_changes, self.chain_ok = saved
+        had, self.case_next, self.case_written, n_changes, self.chain_ok, rep_before = saved
         if not had:
             self.exists.discard(key)
+        if rep_before is None:
+            self.reps.pop(op["entity"], None)
+        else:
+            self.reps[op["entity"]] = SimpleNamespace(**rep_before)
         del self.changes[n_changes:]
         for tbl in _FLUSH_ORDER:
             self.rows[tbl] = []
@@ -245,8 +263,7 @@ class _Batch:
 
     # ------------------------------------------------------------------ reports
     def _report(self, op: dict[str, Any]):
-        self.flush()
-        rep = self.c.execute(_SEL_REPORT, {"b_key": op["entity"]}).first()
+        rep = self.reps.get(op["entity"])  # read (and locked) up front, or made by this batch
         if rep is None:
             raise Reject("entity", f"entity: the hub holds no report {op['entity']} (was its report.create rejected?)")
         if rep.area != self.device["area"] and rep.officer_id != self.device["officer_id"] \
@@ -259,7 +276,12 @@ class _Batch:
                              "detail": dumps(detail), "by": self.device["officer_id"], "at": self.now})
 
     def _touch(self, rid: str, **values) -> None:
+        self.flush()  # the report's row may still be waiting in self.rows
         self.c.execute(_UPD_REPORT, {"b_key": rid, "updated_at": self.now, **values})
+        rep = self.reps[rid]
+        for k, v in values.items():
+            setattr(rep, k, v)
+        rep.updated_at = self.now
 
     def _created(self, op: dict[str, Any], what: str) -> None:
         key = (op["type"].partition(".")[0], op["entity"])
@@ -272,7 +294,7 @@ class _Batch:
         self._created(op, "report")
         code = self._case_code()
         rid = op["entity"]
-        self.add(t.reports, {
+        row = {
             "id": rid, "case_code": code, "ref": f.get("ref"), "device_id": op["device_id"],
             "officer_id": self.device["officer_id"], "area": self.device["area"], "kind": f["kind"],
             "category": f.get("category"), "level": f.get("level"), "title": f["title"],
@@ -281,7 +303,9 @@ class _Batch:
             "location_source": f.get("location_source"), "dept": f.get("dept"), "deadline": f.get("deadline"),
             "status": f["status"], "assigned_to": None,
             "archived": False, "author": f.get("author"), "created_at": f.get("created_at"), "received_at": self.now,
-            "updated_at": self.now})
+            "updated_at": self.now}
+        self.add(t.reports, row)
+        self.reps[rid] = SimpleNamespace(**row)
         for i, p in enumerate(f["parties"]):
             self.add(t.parties, {"report_id": rid, "idx": i, "name": p["name"], "role": p["role"],
                                  "id_number": p.get("id"), "phone": p.get("phone"), "address": p.get("address"),
@@ -323,6 +347,7 @@ class _Batch:
     def _report_note(self, op: dict[str, Any]) -> dict[str, Any]:
         rep = self._report(op)
         note_id, text, author = rules.check_note(op["payload"])
+        self.flush()
         if self.c.execute(_SEL_NOTE, {"b_key": note_id}).first() is None:
             self.add(t.notes, {"note_id": note_id, "report_id": rep.id, "text": text, "author": author,
                                "source": "field", "created_at": self.now})

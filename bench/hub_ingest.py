@@ -47,25 +47,51 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (``serve --workers`` runs its workers as children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
+
+
 def _rss_kb(pid: int) -> dict[str, int]:
-    out = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
-                out[k] = int(v.split()[0])
-    except OSError:
-        pass
+    """Resident memory of the hub (all its processes): now, and the sum of each one's peak."""
+    out = {"VmRSS": 0, "VmHWM": 0}
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                k, _, v = line.partition(":")
+                if k in out:
+                    out[k] += int(v.split()[0])
+        except OSError:
+            pass
     return out
 
 
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds a process has used so far."""
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
+    """User + system CPU seconds the hub's processes have used so far."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+            total += (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine so far (/proc/stat)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = f[3] + f[4]
+    return sum(f) - idle, sum(f)
 
 
 def make_ops(dev_id: str, officer: str, n: int, first_seq: int = 1, prev: str | None = None) -> list[dict]:
@@ -89,11 +115,11 @@ def make_ops(dev_id: str, officer: str, n: int, first_seq: int = 1, prev: str | 
 class Bench:
     """One hub (a database URL and a data folder) with ``devices`` enrolled laptops."""
 
-    def __init__(self, db_url: str, data_dir: Path, devices: int):
+    def __init__(self, db_url: str, data_dir: Path, devices: int, workers: int = 1):
         from fieldreport.hub import station
         from fieldreport.hub.store import HubStore
 
-        self.db_url, self.data_dir = db_url, data_dir
+        self.db_url, self.data_dir, self.workers = db_url, data_dir, workers
         station.init(str(data_dir), db_url)
         self.codes = []
         with HubStore.open(db_url) as s:
@@ -106,7 +132,7 @@ class Bench:
     def start(self) -> None:
         env = dict(os.environ, FIELDREPORT_HUB_HOME=str(self.data_dir))
         self.proc = subprocess.Popen([sys.executable, "-m", "fieldreport", "hub", "serve", "--port", str(self.port),
-                                      "--log-level", "warning"], env=env)
+                                      "--log-level", "warning", "--workers", str(self.workers)], env=env)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -276,7 +302,7 @@ def seed(db_url: str, total: int, devices: int = 40, chunk: int = 50_000) -> flo
 
 
 def run_backend(name: str, db_url: str, data_dir: Path, args, *, seed_ops: int = 0) -> dict:
-    b = Bench(db_url, data_dir, args.devices)
+    b = Bench(db_url, data_dir, args.devices, args.workers)
     out: dict = {"backend": name}
     if seed_ops:
         out["seed_s"] = round(seed(db_url, seed_ops), 1)
@@ -288,9 +314,9 @@ def run_backend(name: str, db_url: str, data_dir: Path, args, *, seed_ops: int =
         warm = b.batches(args.batch, args.batch)  # one batch each: connections, caches, statements
         b.push_all(warm, "applied")
         bodies = b.batches(per_dev, args.batch)
-        cpu0 = _cpu_s(b.proc.pid)
+        cpu0, m0 = _cpu_s(b.proc.pid), _machine_busy()
         fresh = b.push_all(bodies, "applied")
-        cpu = _cpu_s(b.proc.pid) - cpu0
+        cpu, m1 = _cpu_s(b.proc.pid) - cpu0, _machine_busy()
         rss = _rss_kb(b.proc.pid)
         dup = b.push_all(bodies, "duplicate")
         held, codes = b.held()
@@ -302,6 +328,7 @@ def run_backend(name: str, db_url: str, data_dir: Path, args, *, seed_ops: int =
             "duplicate_ops_per_s": round(dup["ops_per_s"]),
             "hub_cpu_us_per_op": round(cpu / fresh["ops"] * 1e6, 1),
             "hub_cores": round(cpu / fresh["wall_s"], 2),
+            "machine_busy": f"{(m1[0] - m0[0]) / max(1, m1[1] - m0[1]):.0%}",
             "rss_mb": round(rss.get("VmRSS", 0) / 1024), "peak_rss_mb": round(rss.get("VmHWM", 0) / 1024),
             "gzip_batch_kb": round(sum(map(len, bodies[0])) / len(bodies[0]) / 1024, 1),
             "all_answers_ok": fresh["bad"] == 0 and dup["bad"] == 0, "held_ok": held == expect and codes == held,
@@ -326,6 +353,7 @@ def main() -> None:
     ap.add_argument("--ops", type=int, default=60_000, help="fresh operations per backend (all devices together)")
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--devices", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2, help="hub serve --workers")
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--full", action="store_true", help="also: the SQLite hub already holding --seed operations")
     ap.add_argument("--seed", type=int, default=2_000_000)
@@ -372,7 +400,8 @@ def main() -> None:
     cols = [("backend", "backend"), ("ops", "new ops"), ("ops_per_s", "ops/s"), ("goal_ops_per_s", "goal"),
             ("vs_goal", "×goal"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("p99_vs_goal", "p99/300"),
             ("duplicate_ops_per_s", "dup ops/s"),
-            ("hub_cpu_us_per_op", "hub CPU µs/op"), ("hub_cores", "hub cores"), ("rss_mb", "RSS MB"), ("peak_rss_mb", "peak MB"),
+            ("hub_cpu_us_per_op", "hub CPU µs/op"), ("hub_cores", "hub cores"),
+            ("machine_busy", "machine busy"), ("rss_mb", "RSS MB"), ("peak_rss_mb", "peak MB"),
             ("all_answers_ok", "answers ok"), ("held_ok", "held ok")]
     print(f"{args.devices} devices at once, {args.batch}-op gzip batches "
           f"(~{results[0]['gzip_batch_kb'] if results else '?'} KB), real HTTP on loopback, {os.cpu_count()} cores")

@@ -261,11 +261,38 @@ def _header_int(request: Request, name: str) -> int:
     return int(raw)
 
 
-def serve(state: HubState, host: str, port: int, *, log_level: str = "info", cert: str | None = None,
-          key: str | None = None) -> None:
-    """Run the hub in this process until interrupted (one process: one writer on SQLite);
-    HTTPS when ``cert`` and ``key`` (PEM files) are given."""
+WORKER_ENV = "FIELDREPORT_HUB_WORKER"
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``serve --workers N`` process (a uvicorn factory): its own store and
+    blobs, from the data folder and database the parent put in ``FIELDREPORT_HUB_WORKER``."""
+    import json
+    import os
+
+    from .blobs import HubBlobs
+
+    cfg = json.loads(os.environ[WORKER_ENV])
+    store = HubStore.open(cfg["db"])
+    return create_app(HubState(store, HubBlobs(cfg["blobs"])))
+
+
+def serve(state: HubState | None, host: str, port: int, *, log_level: str = "info", cert: str | None = None,
+          key: str | None = None, workers: int = 1, worker_cfg: dict[str, str] | None = None) -> None:
+    """Run the hub until interrupted; HTTPS when ``cert`` and ``key`` (PEM files) are given.
+    ``workers`` > 1: that many processes on the one socket (``worker_cfg`` says where each
+    finds the database) — each parses and checks the pushes it receives with its own
+    interpreter, while writes to one SQLite file take turns on a file lock (``HubStore.write``).
+    uvicorn's httptools and uvloop are used when installed (the ``hub`` extra)."""
     import uvicorn
 
-    uvicorn.run(create_app(state), host=host, port=port, log_level=log_level, workers=1, access_log=True,
-                server_header=False, date_header=True, ssl_certfile=cert, ssl_keyfile=key)
+    common = dict(host=host, port=port, log_level=log_level, access_log=log_level == "debug", server_header=False,
+                  date_header=True, ssl_certfile=cert, ssl_keyfile=key)
+    if workers > 1:
+        import json
+        import os
+
+        os.environ[WORKER_ENV] = json.dumps(worker_cfg)
+        uvicorn.run("fieldreport.hub.app:worker_app", factory=True, workers=workers, **common)
+    else:
+        uvicorn.run(create_app(state), workers=1, **common)

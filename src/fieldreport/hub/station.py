@@ -43,7 +43,7 @@ def init(data: str | None = None, db: str | None = None, prefix: str = "HB") -> 
 
 
 def serve(data: str | None = None, db: str | None = None, *, host: str = "127.0.0.1", port: int = 8765,
-          log_level: str = "info", cert: str | None = None, key: str | None = None) -> None:
+          log_level: str = "info", cert: str | None = None, key: str | None = None, workers: int = 1) -> None:
     """Serve the hub until interrupted (HTTPS with ``cert`` and ``key``). Holds ``serve.lock``
     so a restore cannot swap the database under a running hub."""
     from .app import HubState, serve as run
@@ -57,6 +57,8 @@ def serve(data: str | None = None, db: str | None = None, *, host: str = "127.0.
     for name, f in (("cert", cert), ("key", key)):
         if f and not os.path.isfile(f):
             raise InputError(_("{name}: {path} is not a file").format(name=name, path=f), name)
+    if not 1 <= workers <= 32:
+        raise InputError(_("workers: give between 1 and 32 processes"), "workers")
     if log_level not in ("debug", "info", "warning", "error"):
         raise InputError(_("log-level: {level}; choose debug, info, warning or error").format(level=repr(log_level)),
                          "log_level")
@@ -66,7 +68,11 @@ def serve(data: str | None = None, db: str | None = None, *, host: str = "127.0.
         raise InputError(_("another hub is already serving from {folder}").format(folder=cfg.data_dir), "data")
     try:
         with HubStore.open(cfg.db_url) as store:
-            run(HubState(store, HubBlobs(cfg.blobs_dir)), host, port, log_level=log_level, cert=cert, key=key)
+            if workers > 1:
+                run(None, host, port, log_level=log_level, cert=cert, key=key, workers=workers,
+                    worker_cfg={"db": cfg.db_url, "blobs": str(cfg.blobs_dir)})
+            else:
+                run(HubState(store, HubBlobs(cfg.blobs_dir)), host, port, log_level=log_level, cert=cert, key=key)
     finally:
         os.close(lock)
 

@@ -8,15 +8,17 @@ whose primary key is the ``op_id``. A rejected operation never fails the batch.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import operator
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from .. import ids
-from ..canon import op_hash
+from ..canon import HASHED_FIELDS, op_hash
 from . import rules
 from . import store_schema as t
 from .errors import Forbidden, HubError
@@ -32,16 +34,53 @@ def push(store, device: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, 
         if op["device_id"] != dev_id:
             raise Forbidden(f"operation {op['op_id']} carries device {op['device_id']}, not this device's id",
                             "device_id")
+    pre = _precheck(ops)  # outside the write lock: other batches' SQL runs meanwhile
     try:
-        return _push(store, device, ops, isolate=False)
+        return _push(store, device, ops, pre, isolate=False)
     except (HubError, sa.exc.OperationalError, sa.exc.InterfaceError):
         raise  # busy, refused, or the database is gone: nothing to isolate
     except Exception as e:  # noqa: BLE001 — one operation the hub cannot apply must not wedge the queue
         log.error("push from %s failed (%s); applying its operations one by one", dev_id, type(e).__name__)
-        return _push(store, device, ops, isolate=True)
+        return _push(store, device, ops, pre, isolate=True)
 
 
-def _push(store, device: dict[str, Any], ops: list[dict[str, Any]], *, isolate: bool) -> dict[str, Any]:
+def hash_of(op: dict[str, Any]) -> str:
+    """``canon.op_hash(op)``, fast for the common case: when the laptop sent a hash, the
+    canonical bytes are first made with orjson (sorted keys, compact, UTF-8 — the same bytes
+    as ``canon.canonical`` for everything but some floats and huge integers); if their sha256
+    is the claimed hash, that proves the bytes are the laptop's, so that is the hash. Else the
+    reference encoder decides."""
+    claimed = op.get("hash")
+    if claimed:
+        try:
+            fast = hashlib.sha256(orjson.dumps({k: op.get(k) for k in HASHED_FIELDS},
+                                               option=orjson.OPT_SORT_KEYS)).hexdigest()
+        except (TypeError, orjson.JSONEncodeError):
+            fast = None
+        if fast == claimed:
+            return claimed
+    return op_hash(op)
+
+
+def _precheck(ops: list[dict[str, Any]]) -> dict[int, tuple[str, Any, str]]:
+    """What can be worked out of each operation alone, before the transaction: its hash, for a
+    report.create the checked fields (or the Reject, or the error, to raise in its place), and
+    its payload as stored — pure functions, no database. Keyed by ``id(op)``."""
+    pre: dict[int, tuple[str, Any, str]] = {}
+    for op in ops:
+        checked: Any = None
+        if op["type"] == "report.create":
+            try:
+                rules.check_time(op["ts"], "ts")
+                checked = rules.check_report_create(op["payload"])
+            except Exception as e:  # noqa: BLE001 — raised again where the operation is applied
+                checked = e
+        pre[id(op)] = (hash_of(op), checked, dumps(op["payload"]))
+    return pre
+
+
+def _push(store, device: dict[str, Any], ops: list[dict[str, Any]], pre: dict[int, tuple[str, Any, str]], *,
+          isolate: bool) -> dict[str, Any]:
     """One transaction. With ``isolate`` every operation runs in its own savepoint, and one
     that raises is answered ``rejected`` (recorded, so it shows in the laptop's dead letters)."""
     dev_id = device["device_id"]
@@ -50,7 +89,7 @@ def _push(store, device: dict[str, Any], ops: list[dict[str, Any]], *, isolate: 
                            .with_for_update()).first()
         if locked is None:
             raise Forbidden("this device is not enrolled", "device_id")
-        batch = _Batch(store, c, device, ops)
+        batch = _Batch(store, c, device, ops, pre)
         out: list[dict[str, Any]] = [{}] * len(ops)
         # in seq order; a second copy of an op_id in the batch finds the first held: a duplicate
         for i in sorted(range(len(ops)), key=lambda i: ops[i]["seq"]):
@@ -104,8 +143,10 @@ class _Batch:
     new rows are collected and written together by :meth:`flush` — before any read that
     needs them, and at the end."""
 
-    def __init__(self, store, c: sa.Connection, device: dict[str, Any], ops: list[dict[str, Any]]):
+    def __init__(self, store, c: sa.Connection, device: dict[str, Any], ops: list[dict[str, Any]],
+                 pre: dict[int, tuple[str, Any, str]] | None = None):
         self.store, self.c, self.device = store, c, device
+        self.pre = pre or {}
         self.changes: list[dict[str, Any]] = []
         self.rows: dict[Any, list[dict[str, Any]]] = {tbl: [] for tbl in _FLUSH_ORDER}
         self.chain_ok = True
@@ -178,7 +219,7 @@ class _Batch:
             return {**base, "status": "rejected", "field": "seq",
                     "reason": f"seq {op['seq']} is already held for operation {other}; the laptop's log was "
                               f"rewritten (restore of an old copy?) — run `fieldreport doctor`"}
-        computed = op_hash(op)
+        computed, self.checked, _ = self.pre.get(id(op)) or (op_hash(op), None, None)
         claimed = op.get("hash") or computed
         chain = self._chain(op)
         try:
@@ -198,7 +239,8 @@ class _Batch:
         """The operation and its answer, into the ledger (``ops``) and the batch's view of it."""
         self.add(t.ops, {
             "op_id": op["op_id"], "device_id": op["device_id"], "seq": op["seq"], "clock": op["clock"], "ts": op["ts"],
-            "type": op["type"], "entity": op["entity"], "payload": dumps(op["payload"]),
+            "type": op["type"], "entity": op["entity"],
+            "payload": self.pre[id(op)][2] if id(op) in self.pre else dumps(op["payload"]),
             "prev_hash": op.get("prev_hash"), "hash": claimed, "received_at": self.now, "status": res["status"],
             "result": dumps(res)})
         self.held[op["op_id"]] = (res["status"], res)
@@ -210,8 +252,9 @@ class _Batch:
         personal data)."""
         key = (op["type"].partition(".")[0], op["entity"])
         rep = self.reps.get(op["entity"])
+        rep = dict(rep if type(rep) is dict else vars(rep)) if rep is not None else None
         saved = (key in self.exists, dict(self.case_next), dict(self.case_written), len(self.changes),
-                 self.chain_ok, dict(vars(rep)) if rep is not None else None)
+                 self.chain_ok, rep)
         sp = self.c.begin_nested()
         try:
             res = self.one(op)
@@ -242,7 +285,7 @@ class _Batch:
         res = {"op_id": op["op_id"], "seq": op["seq"], "status": "rejected", "field": None,
                "reason": f"the hub could not apply this operation (internal error {error}); "
                          f"the station's log has it — resubmit later or ask the station"}
-        self._record(op, op.get("hash") or op_hash(op), res)
+        self._record(op, op.get("hash") or hash_of(op), res)
         self.flush()
         return res
 
@@ -256,6 +299,10 @@ class _Batch:
         return f"prev_hash does not match the hash of seq {op['seq'] - 1} held by the hub"
 
     def apply(self, op: dict[str, Any]) -> dict[str, Any]:
+        if op["type"] == "report.create" and self.checked is not None:  # checked before the transaction
+            if isinstance(self.checked, BaseException):
+                raise self.checked
+            return self._report_create(op, self.checked)
         rules.check_type(op["type"])
         rules.check_time(op["ts"], "ts")
         kind, _, verb = op["type"].partition(".")
@@ -264,6 +311,8 @@ class _Batch:
     # ------------------------------------------------------------------ reports
     def _report(self, op: dict[str, Any]):
         rep = self.reps.get(op["entity"])  # read (and locked) up front, or made by this batch
+        if type(rep) is dict:
+            rep = self.reps[op["entity"]] = SimpleNamespace(**rep)
         if rep is None:
             raise Reject("entity", f"entity: the hub holds no report {op['entity']} (was its report.create rejected?)")
         if rep.area != self.device["area"] and rep.officer_id != self.device["officer_id"] \
@@ -289,8 +338,8 @@ class _Batch:
             raise Reject("entity", f"entity: {what} {op['entity']} already exists on the hub")
         self.exists.add(key)
 
-    def _report_create(self, op: dict[str, Any]) -> dict[str, Any]:
-        f = rules.check_report_create(op["payload"])
+    def _report_create(self, op: dict[str, Any], f: dict[str, Any] | None = None) -> dict[str, Any]:
+        f = f if f is not None else rules.check_report_create(op["payload"])
         self._created(op, "report")
         code = self._case_code()
         rid = op["entity"]
@@ -305,7 +354,7 @@ class _Batch:
             "archived": False, "author": f.get("author"), "created_at": f.get("created_at"), "received_at": self.now,
             "updated_at": self.now}
         self.add(t.reports, row)
-        self.reps[rid] = SimpleNamespace(**row)
+        self.reps[rid] = row  # made into a namespace if a later operation of the batch touches it
         for i, p in enumerate(f["parties"]):
             self.add(t.parties, {"report_id": rid, "idx": i, "name": p["name"], "role": p["role"],
                                  "id_number": p.get("id"), "phone": p.get("phone"), "address": p.get("address"),
@@ -314,7 +363,7 @@ class _Batch:
             self._photo_row(f"{op['op_id']}:{i}", rid, ph)
         self._history(op, "report.create", {"case_code": code, "status": f["status"]})
         self.changes.append({"type": "report.case_code", "entity": rid, "payload": {"case_code": code},
-                             "device_id": op["device_id"]})
+                             "device_id": op["device_id"]})  # the same answer the push gives, for the feed
         return {"status": "applied", "case_code": code}
 
     def _case_code(self) -> str:

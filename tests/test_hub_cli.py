@@ -168,3 +168,95 @@ def test_every_hub_command_has_help_with_an_example(cli):
 def test_subprocess_error_has_no_traceback(run, tmp_path):
     r = run("hub", "decide", "HB-2026-000001", "--status", "closed", "--data", str(tmp_path / "nohub"))
     assert r.code == 2 and "Traceback" not in r.err and r.err.count("\n") == 1
+
+
+def test_issue_command_names_device_add_list_revoke(cli, hub):
+    """`hub device add/list/revoke` — the issue's names (enroll/devices/revoke stay as aliases)."""
+    import re
+
+    r = cli("hub", "device", "add", "--officer-id", "A1024", "--name", "王芳", "--area", "东村", "--data", hub.data_dir,
+            "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", out["code"]) and out["expires_at"]
+    text = cli("hub", "device", "add", "--officer-id", "A1024", "--name", "王芳", "--data", hub.data_dir)
+    assert text.code == 0 and re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", text.out) and "expires" in text.out
+    import httpx
+
+    from fieldreport import ids
+
+    dev_id = ids.uuid7()
+    r = httpx.post(hub.url + "/v1/enroll", json={"code": out["code"], "device_id": dev_id})
+    assert r.status_code == 200
+    token = r.json()["token"]
+    listed = cli("hub", "device", "list", "--data", hub.data_dir, "--json").json()
+    assert [d["device_id"] for d in listed] == [dev_id] and listed[0]["area"] == "东村"
+    assert cli("hub", "device", "revoke", dev_id, "--data", hub.data_dir).code == 0
+    assert httpx.get(hub.url + "/v1/pull", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    before = snapshot(hub)
+    one_line_error(cli("hub", "device", "revoke", dev_id, "--data", hub.data_dir), 6)  # already revoked
+    one_line_error(cli("hub", "device", "add", "--officer-id", "A1", "--name", " ", "--data", hub.data_dir))
+    assert snapshot(hub) == before
+
+
+def test_reports_filters_json_and_csv(cli, hub):
+    import csv
+    import io
+
+    a = hub.device()
+    b = hub.device("B2048", "李强", "西村")
+    ra = a.push([a.create(title="楼道电动车", level="orange"), a.create(kind="dispute", category="neighbour",
+                                                                     level="yellow", title="邻里纠纷")])["results"]
+    rb = b.push([b.create(title="西村隐患", level="red")])["results"]
+    d = str(hub.data_dir)
+
+    def codes(*args):
+        r = cli("hub", "reports", *args, "--data", d, "--json")
+        assert r.code == 0, r.err
+        return sorted(x["case_code"] for x in r.json())
+
+    assert codes() == sorted(x["case_code"] for x in ra + rb)
+    assert codes("--kind", "dispute") == [ra[1]["case_code"]]
+    assert codes("--level", "orange") == [ra[0]["case_code"]]
+    assert codes("--level", "红色") == [rb[0]["case_code"]]  # Chinese names accepted
+    assert codes("--area", "西村") == [rb[0]["case_code"]]
+    assert codes("--device", b.device_id) == [rb[0]["case_code"]]
+    assert codes("--status", "registered", "--area", "东村") == sorted(x["case_code"] for x in ra)
+    assert cli("hub", "route", ra[0]["case_code"], "--dept", "fire_rescue", "--data", d).code == 0
+    assert codes("--dept", "fire_rescue") == [ra[0]["case_code"]]
+    assert codes("--department", "fire_rescue", "--status", "routed") == [ra[0]["case_code"]]
+    one = cli("hub", "reports", "--device", b.device_id, "--data", d, "--json").json()[0]
+    assert one["device_id"] == b.device_id and one["received_at"] and one["ref"] and one["id"]
+    assert one["case_code"] == rb[0]["case_code"]
+    r = cli("hub", "reports", "--csv", "--data", d)
+    assert r.code == 0, r.err
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert len(rows) == 3 and {"id", "ref", "case_code", "device_id", "received_at"} <= set(rows[0])
+    assert {x["case_code"] for x in rows} == {x["case_code"] for x in ra + rb}
+    assert "西村隐患" in r.out
+    for bad in (("--level", "purple"), ("--dept", "army"), ("--kind", "crime")):
+        one_line_error(cli("hub", "reports", *bad, "--data", d))
+
+
+def test_route_assign_update_reach_the_field(cli, hub):
+    dev = hub.device()
+    hub.device("B2048", "李强", "东村")
+    code = dev.push([dev.create()])["results"][0]["case_code"]
+    d = str(hub.data_dir)
+    before = snapshot(hub)
+    one_line_error(cli("hub", "route", code, "--dept", "army", "--data", d))
+    one_line_error(cli("hub", "assign", code, "--to", "nobody", "--data", d), 6)
+    one_line_error(cli("hub", "update", code, "--status", "visited", "--data", d))
+    one_line_error(cli("hub", "update", code, "--data", d))  # nothing to do
+    one_line_error(cli("hub", "route", "HB-1999-000001", "--dept", "fire_rescue", "--data", d), 6)
+    assert snapshot(hub) == before
+    assert cli("hub", "route", code, "--dept", "消防救援", "--data", d).code == 0
+    assert cli("hub", "assign", code, "--to", "B2048", "--data", d).code == 0
+    r = cli("hub", "update", code, "--status", "in_progress", "--note", "整改中", "--data", d, "--json")
+    assert r.code == 0, r.err
+    changes = dev.pull_all()[0]
+    assert [c["type"] for c in changes] == ["report.case_code", "report.route", "report.status", "report.assign",
+                                            "report.status"]
+    assert changes[-1]["payload"]["to"] == "in_progress" and changes[-1]["payload"]["note"] == "整改中"
+    rep = hub.store.station().report(code)
+    assert (rep["status"], rep["dept"], rep["assigned_to"]) == ("in_progress", "fire_rescue", "B2048")

@@ -37,17 +37,27 @@ def register(app: typer.Typer) -> None:
                            "that to loopback, or put a TLS proxy in front)."),
          "fieldreport hub serve --host 0.0.0.0 --port 8443 --cert hub.pem --key hub.key"),
         ("enroll", enroll, _("Issue a one-time enrollment code for an officer's laptop (valid 72 hours by "
-                             "default)."), "fieldreport hub enroll --officer-id A1024 --name 王芳 --area 东村"),
-        ("devices", devices, _("List the enrolled laptops, their officer and how far each is acknowledged."),
-         "fieldreport hub devices --json"),
+                             "default). Same as `hub device add`."),
+         "fieldreport hub enroll --officer-id A1024 --name 王芳 --area 东村"),
+        ("devices", devices, _("List the enrolled laptops, their officer and how far each is acknowledged. Same "
+                               "as `hub device list`."), "fieldreport hub devices --json"),
         ("revoke", revoke, _("Revoke a laptop's token (lost or stolen laptop). It can enroll again with a new "
-                             "code."), "fieldreport hub revoke 0193a9c0-1111-7000-8000-000000000001"),
-        ("reports", reports, _("List the reports the hub holds, newest first. ID and phone numbers are masked."),
-         "fieldreport hub reports --area 东村 --status registered"),
+                             "code. Same as `hub device revoke`."),
+         "fieldreport hub revoke 0193a9c0-1111-7000-8000-000000000001"),
+        ("reports", reports, _("List the reports the hub holds, newest first, with the laptop's id and ref, the "
+                               "case code, the device and when the hub received each. ID and phone numbers are "
+                               "masked."), "fieldreport hub reports --area 东村 --status registered --csv"),
         ("show", show, _("Show one report on the hub with its notes and history. REF is a case code or an id."),
          "fieldreport hub show HB-2026-000001"),
+        ("route", route, _("Route a report to a department (a waiting report moves to routed). The laptops get "
+                           "it at their next sync."), "fieldreport hub route HB-2026-000001 --dept fire_rescue"),
+        ("assign", assign, _("Assign a report to an officer; their laptops get it at their next sync."),
+         "fieldreport hub assign HB-2026-000001 --to A1024"),
+        ("update", update, _("Move a report along the workflow and/or add a note for the field."),
+         "fieldreport hub update HB-2026-000001 --status handling --note 已通知消防"),
         ("decide", decide, _("Record the station's decision on a report: route it to a department, assign an "
-                             "officer, move its status, add a note. The laptops get it at their next sync."),
+                             "officer, move its status, add a note — all at once. The laptops get it at their "
+                             "next sync."),
          "fieldreport hub decide HB-2026-000001 --dept fire_rescue --assign A1024 --note 已通知消防"),
         ("template", template, _("Publish a checklist template (a JSON file with id and version) to every laptop."),
          "fieldreport hub template hotel.json"),
@@ -62,6 +72,20 @@ def register(app: typer.Typer) -> None:
     )
     for name, fn, text, example in cmds:
         hub.command(name, help=text + "\n\n" + ex + " " + example)(fn)
+    device = typer.Typer(help=_("The laptops enrolled with this hub: add (a one-time code), list, revoke.") + "\n\n"
+                         + ex + " fieldreport hub device add --officer-id A1024 --name 王芳 --area 东村",
+                         no_args_is_help=True)
+    for name, fn, text, example in (
+        ("add", enroll, _("Issue a one-time enrollment code for an officer's laptop: three groups of four letters "
+                          "and digits, valid 72 hours by default."),
+         "fieldreport hub device add --officer-id A1024 --name 王芳 --area 东村"),
+        ("list", devices, _("List the enrolled laptops, their officer and how far each is acknowledged."),
+         "fieldreport hub device list --json"),
+        ("revoke", revoke, _("Revoke a laptop's token (lost or stolen laptop); it gets 401 at once."),
+         "fieldreport hub device revoke 0193a9c0-1111-7000-8000-000000000001"),
+    ):
+        device.command(name, help=text + "\n\n" + ex + " " + example)(fn)
+    hub.add_typer(device, name="device")
     for extra in ("bundle", "export"):  # station commands of other features: import-bundle, bundle-for, export
         try:
             mod = __import__(f"fieldreport.cli.{extra}", fromlist=["register_hub"])
@@ -176,13 +200,18 @@ def reports(
     area: str = typer.Option(None, "--area", help=_("Only this community or village.")),
     status: str = typer.Option(None, "--status", help=_("Only this status, e.g. registered.")),
     kind: str = typer.Option(None, "--kind", help=_("Only this kind: dispute, hazard, sentiment or zero.")),
+    level: str = typer.Option(None, "--level", help=_("Only this level, e.g. orange.")),
+    dept: str = typer.Option(None, "--dept", "--department", help=_("Only reports routed to this department.")),
+    device: str = typer.Option(None, "--device", help=_("Only reports sent by this laptop (device id).")),
     limit: int = typer.Option(100, "--limit", min=1, max=10000, help=_("At most this many.")),
     reveal: bool = typer.Option(False, "--reveal", help=_("Show ID and phone numbers unmasked.")),
+    as_csv: bool = typer.Option(False, "--csv", help=_("Print as CSV (UTF-8, one row per report).")),
     data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
 ):
     from ..hub import station
 
-    _run(lambda: station.reports(area=area, status=status, kind=kind, limit=limit, data=data, db=db), "reports",
+    _run(lambda: station.reports(area=area, status=status, kind=kind, level=level, dept=dept, device=device,
+                                 limit=limit, data=data, db=db), "reports_csv" if as_csv and not as_json else "reports",
          as_json, reveal=reveal, audit=("hub reports --reveal", data))
 
 
@@ -209,6 +238,42 @@ def decide(
 
     _run(lambda: station.decide(ref, status=status, dept=dept, assign=assign, note=note, by=by, data=data, db=db),
          "decided", as_json)
+
+
+def route(
+    ref: str = typer.Argument(..., help=_("Case code or report id.")),
+    dept: str = typer.Option(..., "--dept", "--department", help=_("The department, e.g. fire_rescue.")),
+    note: Optional[str] = typer.Option(None, "--note", help=_("A note for the field.")),
+    by: str = typer.Option(None, "--by", help=_("Who decides (name or officer id), recorded with the decision.")),
+    data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
+):
+    from ..hub import station
+
+    _run(lambda: station.decide(ref, dept=dept, note=note, by=by, data=data, db=db), "decided", as_json)
+
+
+def assign(
+    ref: str = typer.Argument(..., help=_("Case code or report id.")),
+    to: str = typer.Option(..., "--to", help=_("The officer id to assign the report to.")),
+    note: Optional[str] = typer.Option(None, "--note", help=_("A note for the field.")),
+    by: str = typer.Option(None, "--by", help=_("Who decides (name or officer id), recorded with the decision.")),
+    data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
+):
+    from ..hub import station
+
+    _run(lambda: station.decide(ref, assign=to.strip(), note=note, by=by, data=data, db=db), "decided", as_json)
+
+
+def update(
+    ref: str = typer.Argument(..., help=_("Case code or report id.")),
+    status: str = typer.Option(None, "--status", help=_("Move to this status (along the workflow).")),
+    note: Optional[str] = typer.Option(None, "--note", help=_("A note for the field.")),
+    by: str = typer.Option(None, "--by", help=_("Who decides (name or officer id), recorded with the decision.")),
+    data: str = _data(), db: str = _db(), as_json: bool = _json_opt(),
+):
+    from ..hub import station
+
+    _run(lambda: station.decide(ref, status=status, note=note, by=by, data=data, db=db), "decided", as_json)
 
 
 def template(file: str = typer.Argument(..., help=_("The template's JSON file.")), data: str = _data(),

@@ -63,6 +63,22 @@ def reports(rows: list[dict[str, Any]]) -> None:
     console.print(_("{n} report(s)").format(n=len(rows)))
 
 
+CSV_COLUMNS = ("case_code", "id", "ref", "kind", "category", "level", "title", "place", "area", "status", "dept",
+               "assigned_to", "deadline", "device_id", "officer_id", "author", "created_at", "received_at",
+               "updated_at")
+
+
+def reports_csv(rows: list[dict[str, Any]]) -> None:
+    """The reports as CSV on stdout: stable English codes and column names, like --json."""
+    import csv
+    import sys
+
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        w.writerow(["" if r.get(k) is None else r.get(k) for k in CSV_COLUMNS])
+
+
 def report(r: dict[str, Any]) -> None:
     cats = tx.CATEGORIES.get(r["kind"], {})
     t = Table(show_header=False, box=None)

@@ -115,8 +115,11 @@ def revoke(device_id: str, data: str | None = None, db: str | None = None) -> st
     return device_id.strip()
 
 
-def reports(*, area: str | None = None, status: str | None = None, kind: str | None = None, limit: int = 100,
-            data: str | None = None, db: str | None = None) -> list[dict[str, Any]]:
+def reports(*, area: str | None = None, status: str | None = None, kind: str | None = None, level: str | None = None,
+            dept: str | None = None, device: str | None = None, limit: int = 100, data: str | None = None,
+            db: str | None = None) -> list[dict[str, Any]]:
+    """The reports the hub holds, newest first, filtered; each with the laptop's ``id`` and
+    ``ref``, the hub's ``case_code``, the ``device_id`` that sent it and ``received_at``."""
     from .. import taxonomy as tx
 
     if status and tx.resolve(tx.STATUSES, status) is None:
@@ -125,9 +128,18 @@ def reports(*, area: str | None = None, status: str | None = None, kind: str | N
     if kind and tx.resolve_field("kind", kind) is None:
         raise InputError(_("kind: unknown kind {kind}; choose one of: {choices}").format(
             kind=repr(kind), choices=" ".join(tx.KINDS)), "kind")
+    if level and tx.resolve_field("level", level) is None:
+        raise InputError(_("level: unknown level {level}; choose one of: {choices}").format(
+            level=repr(level), choices=" ".join(tx.LEVELS)), "level")
+    if dept and tx.resolve_field("dept", dept) is None:
+        raise InputError(_("dept: unknown department {dept}; choose one of: {choices}").format(
+            dept=repr(dept), choices=" ".join(tx.DEPARTMENTS)), "dept")
     with opened(data, db) as store:
         return store.station().reports(area=area, status=tx.resolve(tx.STATUSES, status) if status else None,
-                                       kind=tx.resolve_field("kind", kind) if kind else None, limit=limit)
+                                       kind=tx.resolve_field("kind", kind) if kind else None,
+                                       level=tx.resolve_field("level", level) if level else None,
+                                       dept=tx.resolve_field("dept", dept) if dept else None,
+                                       device=device.strip() if device else None, limit=limit)
 
 
 def report(ref: str, data: str | None = None, db: str | None = None) -> dict[str, Any]:

@@ -50,9 +50,11 @@ class StationOps:
             return go(conn)
 
     def reports(self, *, area: str | None = None, status: str | None = None, kind: str | None = None,
+                level: str | None = None, dept: str | None = None, device: str | None = None,
                 limit: int = 100) -> list[dict[str, Any]]:
         q = sa.select(t.reports)
-        for col, val in (("area", area), ("status", status), ("kind", kind)):
+        for col, val in (("area", area), ("status", status), ("kind", kind), ("level", level), ("dept", dept),
+                         ("device_id", device)):
             if val:
                 q = q.where(getattr(t.reports.c, col) == val)
         q = q.order_by(t.reports.c.received_at.desc(), t.reports.c.id.desc()).limit(limit)

@@ -216,6 +216,9 @@ def create_app(state: HubState) -> FastAPI:
         dev = await device(request)
         cursor = _int_param(request, "cursor", 0, 0, 2 ** 62)
         limit = _int_param(request, "limit", PULL_DEFAULT, 1, PULL_MAX)
+        area = request.query_params.get("area")
+        if area is not None and area != (dev["area"] or ""):
+            raise Forbidden("area: this device is enrolled for another area; it pulls only its own", "area")
         out = await run_in_threadpool(store.pull, dev, cursor, limit)
         return _json({"epoch": state.epoch(), "hub_time": ids.utc_now_iso(), **out})
 

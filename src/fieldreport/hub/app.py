@@ -21,8 +21,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import ids
+from pydantic import BaseModel
+
 from ..protocol import (BLOB_CHUNK_MAX, EPOCH_HEADER, MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION,
-                        EnrollRequest, MissingBlobsRequest)
+                        EnrollRequest, EnrollResponse, Health, MissingBlobsRequest, MissingBlobsResponse,
+                        PullResponse, PushRequest, PushResponse)
 from .blobs import HubBlobs
 from .errors import (BadRequest, Forbidden, HubBusy, HubError, TooLarge, Unauthorized, Unprocessable,
                      UnsupportedMedia)
@@ -30,6 +33,14 @@ from .store import HubStore
 from .wire import parse_push
 
 log = logging.getLogger("fieldreport.hub")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable code, one line for a person, the field at fault."""
+
+    error: str
+    detail: str
+    field: str | None = None
 PULL_DEFAULT, PULL_MAX = 500, 5000
 EPOCH_TTL_S = 1.0
 
@@ -151,11 +162,52 @@ class _ProtocolHeaders:
             await send({"type": "http.response.body", "body": body})
 
 
+_ERRORS = {400: "malformed JSON, gzip or header", 401: "no valid, unrevoked token", 403: "another device or area",
+           404: "not found", 409: "upload offset or length disagrees", 413: "body over the limit (named)",
+           415: "wrong content type", 422: "a field fails validation", 460: "chunk checksum mismatch",
+           503: "busy: retry after Retry-After"}
+
+
+def _responses(ok: int, model: Any = None, *errors: int) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {ok: {"description": "ok"} if model is None else
+                                      {"description": "ok", "model": model}}
+    for code in errors:
+        out[code] = {"description": _ERRORS[code], "model": ErrorBody}
+    return out
+
+
+def _body_schema(model) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def openapi_spec(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document: routes from FastAPI, request bodies from the wire models (the
+    routes read their bodies themselves — gzip, limits, fast parsing — so FastAPI cannot see
+    them)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        spec = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                           description="fieldreport hub, protocol version 1 (docs/protocol.md). Every route but "
+                                       "/v1/health and /v1/enroll needs `Authorization: Bearer <device token>`.")
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for model in (PushRequest, EnrollRequest, MissingBlobsRequest):
+            js = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(js.pop("$defs", {}))
+            schemas[model.__name__] = js
+        spec["components"]["securitySchemes"] = {"device": {"type": "http", "scheme": "bearer"}}
+        app.openapi_schema = spec
+    return app.openapi_schema
+
+
 def create_app(state: HubState) -> FastAPI:
-    # no OpenAPI: bodies are parsed by the wire models here, so a generated spec would describe none
+    # OpenAPI at /v1/openapi.json (behind a device token, like every route but health and enroll)
     app = FastAPI(title="fieldreport hub", version=PROTOCOL_VERSION, docs_url=None, redoc_url=None,
                   openapi_url=None)
+    app.openapi = lambda: openapi_spec(app)
     store, blobs = state.store, state.blobs
+    secured = [{"device": []}]
 
     async def device(request: Request) -> dict[str, Any]:
         auth = request.headers.get("authorization", "")
@@ -180,18 +232,25 @@ def create_app(state: HubState) -> FastAPI:
 
     app.add_middleware(_ProtocolHeaders, state=state)
 
-    @app.get("/v1/health")
+    @app.get("/v1/openapi.json", include_in_schema=False)
+    async def openapi_json(request: Request):
+        await device(request)
+        return _json(app.openapi())
+
+    @app.get("/v1/health", responses=_responses(200, Health))
     async def health():
         return _json({"status": "ok", "protocol": PROTOCOL_VERSION, "epoch": state.epoch(),
                       "hub_time": ids.utc_now_iso()})
 
-    @app.post("/v1/enroll")
+    @app.post("/v1/enroll", responses=_responses(200, EnrollResponse, 400, 401, 403, 413, 422, 503),
+              openapi_extra=_body_schema(EnrollRequest))
     async def enroll(request: Request):
         req = _parse(EnrollRequest, await _body(request, 64 * 1024))
         out = await run_in_threadpool(store.enroll, req.code, req.device_id, req.name)
         return _json({**out, "epoch": state.epoch(), "hub_time": ids.utc_now_iso()})
 
-    @app.post("/v1/push")
+    @app.post("/v1/push", responses=_responses(200, PushResponse, 400, 401, 403, 413, 422, 503),
+              openapi_extra={**_body_schema(PushRequest), "security": secured})
     async def push(request: Request):
         dev = await device(request)
         raw = await _body(request, MAX_BODY_BYTES)
@@ -211,7 +270,13 @@ def create_app(state: HubState) -> FastAPI:
             state.pushes.release()
         return orjson.dumps({"epoch": state.epoch(), "hub_time": ids.utc_now_iso(), **out})
 
-    @app.get("/v1/pull")
+    @app.get("/v1/pull", responses=_responses(200, PullResponse, 401, 403, 422, 503),
+             openapi_extra={"security": secured, "parameters": [
+                 {"name": "cursor", "in": "query", "required": False,
+                  "schema": {"type": "integer", "minimum": 0, "maximum": 2 ** 62}},
+                 {"name": "limit", "in": "query", "required": False,
+                  "schema": {"type": "integer", "minimum": 1, "maximum": PULL_MAX}},
+                 {"name": "area", "in": "query", "required": False, "schema": {"type": "string"}}]})
     async def pull(request: Request):
         dev = await device(request)
         cursor = _int_param(request, "cursor", 0, 0, 2 ** 62)
@@ -222,13 +287,14 @@ def create_app(state: HubState) -> FastAPI:
         out = await run_in_threadpool(store.pull, dev, cursor, limit)
         return _json({"epoch": state.epoch(), "hub_time": ids.utc_now_iso(), **out})
 
-    @app.post("/v1/blobs/missing")
+    @app.post("/v1/blobs/missing", responses=_responses(200, MissingBlobsResponse, 400, 401, 413, 422, 503),
+              openapi_extra={**_body_schema(MissingBlobsRequest), "security": secured})
     async def blobs_missing(request: Request):
         await device(request)
         req = _parse(MissingBlobsRequest, await _body(request, 256 * 1024))
         return _json({"missing": await run_in_threadpool(blobs.missing, req.hashes)})
 
-    @app.head("/v1/blobs/{sha}")
+    @app.head("/v1/blobs/{sha}", responses=_responses(200, None, 401, 422, 503), openapi_extra={"security": secured})
     async def blob_head(sha: str, request: Request):
         await device(request)
         held, length = await run_in_threadpool(blobs.offset, sha)
@@ -237,7 +303,13 @@ def create_app(state: HubState) -> FastAPI:
             headers["Upload-Length"] = str(length)
         return Response(status_code=200, headers=headers)
 
-    @app.patch("/v1/blobs/{sha}")
+    @app.patch("/v1/blobs/{sha}", status_code=204,
+               responses=_responses(204, None, 400, 401, 409, 413, 415, 422, 460, 503),
+               openapi_extra={"security": secured, "parameters": [
+                   {"name": n, "in": "header", "required": n != "Upload-Checksum", "schema": {"type": "string"}}
+                   for n in ("Upload-Offset", "Upload-Length", "Upload-Checksum")],
+                   "requestBody": {"required": True, "content": {"application/offset+octet-stream": {
+                       "schema": {"type": "string", "format": "binary"}}}}})
     async def blob_patch(sha: str, request: Request):
         await device(request)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/offset+octet-stream":

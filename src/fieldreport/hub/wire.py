@@ -19,6 +19,7 @@ _OP_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _OP_KEYS = frozenset(("op_id", "device_id", "seq", "clock", "ts", "type", "entity", "payload", "prev_hash", "hash"))
 _REQUIRED = ("op_id", "device_id", "seq", "clock", "ts", "type", "entity", "payload")
 _TOP_KEYS = frozenset(("device_id", "epoch", "ops"))
+INT64_MAX = 2 ** 63 - 1
 
 
 def _text(v: Any, lo: int, hi: int) -> bool:
@@ -56,15 +57,29 @@ def parse_push(raw: bytes) -> tuple[str, list[dict[str, Any]]]:
             and (doc.get("epoch") is None or type(doc.get("epoch")) is str)
             and type(doc.get("ops")) is list and len(doc["ops"]) <= MAX_BATCH_OPS
             and all(_op_ok(op) for op in doc["ops"])):
-        ops = doc["ops"]
+        device_id, ops = doc["device_id"], doc["ops"]
         for op in ops:
             if "prev_hash" not in op:
                 op["prev_hash"] = None
             if "hash" not in op:
                 op["hash"] = None
-        return doc["device_id"], ops
-    from ..protocol import PushRequest
-    from .app import _parse
+    else:
+        from ..protocol import PushRequest
+        from .app import _parse
 
-    req = _parse(PushRequest, raw)
-    return req.device_id, [op.model_dump() for op in req.ops]
+        req = _parse(PushRequest, raw)
+        device_id, ops = req.device_id, [op.model_dump() for op in req.ops]
+        for i, op in enumerate(ops):  # what orjson could not read: a payload number past 64 bits
+            try:
+                orjson.dumps(op["payload"])
+            except TypeError:
+                from .errors import Unprocessable
+
+                raise Unprocessable(f"ops.{i}.payload: numbers must fit in 64 bits", f"ops.{i}.payload") from None
+    for i, op in enumerate(ops):  # the databases' integers are 64-bit
+        for k in ("seq", "clock"):
+            if op[k] > INT64_MAX:
+                from .errors import Unprocessable
+
+                raise Unprocessable(f"ops.{i}.{k}: must be at most {INT64_MAX}", f"ops.{i}.{k}")
+    return device_id, ops

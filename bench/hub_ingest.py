@@ -363,7 +363,7 @@ def main() -> None:
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="hubbench-"))
     try:
-        for name in args.backends.split(","):
+        for name in filter(None, args.backends.split(",")):
             if name == "sqlite":
                 d = tmp / "sqlite"
                 results.append(run_backend("sqlite", f"sqlite:///{d / 'hub.db'}", d, args))

@@ -349,7 +349,20 @@ def worker_app() -> FastAPI:
 
     cfg = json.loads(os.environ[WORKER_ENV])
     store = HubStore.open(cfg["db"])
-    return create_app(HubState(store, HubBlobs(cfg["blobs"])))
+    app = create_app(HubState(store, HubBlobs(cfg["blobs"])))
+    _tune_gc()
+    return app
+
+
+def _tune_gc() -> None:
+    """A push allocates ~10 objects per operation, none of them in cycles: collect the young
+    generation every 20,000 allocations instead of 700, and freeze what start-up made (the
+    modules, FastAPI, SQLAlchemy) so full collections stop walking it."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def serve(state: HubState | None, host: str, port: int, *, log_level: str = "info", cert: str | None = None,
@@ -370,4 +383,6 @@ def serve(state: HubState | None, host: str, port: int, *, log_level: str = "inf
         os.environ[WORKER_ENV] = json.dumps(worker_cfg)
         uvicorn.run("fieldreport.hub.app:worker_app", factory=True, workers=workers, **common)
     else:
-        uvicorn.run(create_app(state), workers=1, **common)
+        app = create_app(state)
+        _tune_gc()
+        uvicorn.run(app, workers=1, **common)

@@ -414,6 +414,23 @@ class HubStore:
 _SQLITE_ROWS = 500  # rows per statement: batches of 500 reuse one cached statement
 
 
+def select_in(c: sa.Connection, table: sa.Table, cols: tuple[str, ...], key: str, values: list) -> list[tuple]:
+    """``SELECT cols FROM table WHERE key IN (values)`` for hundreds of values, without
+    building an expanding SQL expression each time: ``IN (?, …)`` in chunks of 500 on SQLite
+    (a cached statement per chunk size), ``= ANY(%s)`` with one array parameter on PostgreSQL."""
+    if not values:
+        return []
+    names = ", ".join(f'"{col}"' for col in cols)
+    if c.dialect.name != "sqlite":
+        return c.exec_driver_sql(f'SELECT {names} FROM "{table.name}" WHERE "{key}" = ANY(%s)', (list(values),)).all()
+    out: list[tuple] = []
+    for i in range(0, len(values), _SQLITE_ROWS):
+        part = values[i:i + _SQLITE_ROWS]
+        out += c.exec_driver_sql(f'SELECT {names} FROM "{table.name}" WHERE "{key}" IN ({", ".join("?" * len(part))})',
+                                 tuple(part)).all()
+    return out
+
+
 def insert_rows(c: sa.Connection, table: sa.Table, cols: tuple[str, ...], rows: list[tuple]) -> None:
     """Insert many rows (tuples in ``cols`` order) inside the caller's transaction, at the
     driver's speed. On SQLite: multi-row ``INSERT … VALUES (…), (…)`` of up to 500 rows — not

@@ -23,7 +23,7 @@ from . import rules
 from . import store_schema as t
 from .errors import Forbidden, HubError
 from .rules import Reject
-from .store import dumps, insert_rows, loads
+from .store import dumps, insert_rows, loads, select_in
 
 log = logging.getLogger("fieldreport.hub")
 
@@ -158,16 +158,30 @@ class _Batch:
         self.reps: dict[str, SimpleNamespace] = {}  # the reports the batch touches, as the batch leaves them
         self.case_next: dict[str, int] = {}      # counter name -> last number given in this batch
         self.case_written: dict[str, int] = {}   # counter name -> value the counter row holds now
+        self.case_pool: dict[str, list[int]] = {}  # counter name -> [next, last] numbers reserved for the batch
         if ops:
             self._prefetch(ops)
+            if not store.sqlite:
+                self._reserve_case_codes(ops)
+
+    def _reserve_case_codes(self, ops: list[dict[str, Any]]) -> None:
+        """PostgreSQL: take this batch's case numbers in a short transaction of their own, so
+        the year's counter row is not locked for the whole batch (several ``serve`` processes
+        would otherwise apply their batches one at a time). A number taken by a batch that then
+        fails, or by a create that is rejected, is never given out: codes stay unique, with
+        gaps only there."""
+        n = len({op["op_id"] for op in ops if op["type"] == "report.create" and op["op_id"] not in self.held})
+        if n:
+            name = f"case:{self.now[:4]}"
+            with self.store.engine.begin() as c2:
+                top = self.store._bump(c2, name, n)
+            self.case_pool[name] = [top - n + 1, top]
 
     def _prefetch(self, ops: list[dict[str, Any]]) -> None:
         c, dev = self.c, self.device["device_id"]
-        op_ids = list({op["op_id"] for op in ops})
-        for i in range(0, len(op_ids), 500):
-            for r in c.execute(sa.select(t.ops.c.op_id, t.ops.c.status, t.ops.c.result)
-                               .where(t.ops.c.op_id.in_(op_ids[i:i + 500]))):
-                self.held[r.op_id] = (r.status, loads(r.result))
+        for op_id, status, result in select_in(c, t.ops, ("op_id", "status", "result"), "op_id",
+                                               list({op["op_id"] for op in ops})):
+            self.held[op_id] = (status, loads(result))
         lo, hi = min(op["seq"] for op in ops) - 1, max(op["seq"] for op in ops)
         for r in c.execute(sa.select(t.ops.c.seq, t.ops.c.op_id, t.ops.c.hash)
                            .where(t.ops.c.device_id == dev, t.ops.c.seq >= lo, t.ops.c.seq <= hi)):
@@ -184,10 +198,7 @@ class _Batch:
             for r in c.execute(sa.select(t.reports).where(t.reports.c.id.in_(touched[i:i + 500])).with_for_update()):
                 self.reps[r.id] = SimpleNamespace(**r._mapping)
         for kind, tbl in (("report", t.reports), ("premises", t.premises), ("inspection", t.inspections)):
-            ents = list(creates.get(kind, ()))
-            for i in range(0, len(ents), 500):
-                self.exists.update((kind, e) for e in
-                                   c.execute(sa.select(tbl.c.id).where(tbl.c.id.in_(ents[i:i + 500]))).scalars())
+            self.exists.update((kind, r[0]) for r in select_in(c, tbl, ("id",), "id", list(creates.get(kind, ()))))
 
     def add(self, tbl, row: dict[str, Any]) -> None:
         self.rows[tbl].append(row)
@@ -371,6 +382,10 @@ class _Batch:
         bumps the year's counter; the rest count on in memory and :meth:`flush` writes the last."""
         year = self.now[:4]
         name = f"case:{year}"
+        pool = self.case_pool.get(name)
+        if pool and pool[0] <= pool[1]:
+            pool[0] += 1
+            return f"{self.store.prefix}-{year}-{pool[0] - 1:06d}"
         if name in self.case_next:
             self.case_next[name] += 1
         else:

@@ -3,7 +3,7 @@ real HTTP on loopback) applies when several laptops push gzip batches of ``repor
 operations at once — SQLite and PostgreSQL side by side in one run, against the goals of
 issue 3.
 
-    .venv/bin/python bench/hub_ingest.py                 # both backends, ~1-2 minutes
+    .venv/bin/python bench/hub_ingest.py                 # both backends, serve --workers 2 and 1, ~1-2 min
     .venv/bin/python bench/hub_ingest.py --full          # + the SQLite hub already holding 2M operations
     .venv/bin/python bench/hub_ingest.py --backends sqlite --ops 40000 --json
 
@@ -301,9 +301,9 @@ def seed(db_url: str, total: int, devices: int = 40, chunk: int = 50_000) -> flo
     return time.perf_counter() - t0
 
 
-def run_backend(name: str, db_url: str, data_dir: Path, args, *, seed_ops: int = 0) -> dict:
-    b = Bench(db_url, data_dir, args.devices, args.workers)
-    out: dict = {"backend": name}
+def run_backend(name: str, db_url: str, data_dir: Path, args, workers: int, *, seed_ops: int = 0) -> dict:
+    b = Bench(db_url, data_dir, args.devices, workers)
+    out: dict = {"backend": name, "workers": workers}
     if seed_ops:
         out["seed_s"] = round(seed(db_url, seed_ops), 1)
         out["held_before"] = seed_ops
@@ -353,7 +353,7 @@ def main() -> None:
     ap.add_argument("--ops", type=int, default=60_000, help="fresh operations per backend (all devices together)")
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--devices", type=int, default=4)
-    ap.add_argument("--workers", type=int, default=2, help="hub serve --workers")
+    ap.add_argument("--workers", default="2,1", help="hub serve --workers: one run per value (default 2,1)")
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--full", action="store_true", help="also: the SQLite hub already holding --seed operations")
     ap.add_argument("--seed", type=int, default=2_000_000)
@@ -361,28 +361,30 @@ def main() -> None:
     args = ap.parse_args()
 
     results = []
+    workers = [int(w) for w in str(args.workers).split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="hubbench-"))
     try:
-        for name in filter(None, args.backends.split(",")):
-            if name == "sqlite":
-                d = tmp / "sqlite"
-                results.append(run_backend("sqlite", f"sqlite:///{d / 'hub.db'}", d, args))
-            elif name == "postgresql":
-                try:
-                    admin, dbname, url = _pg_database()
-                except Exception as e:  # noqa: BLE001
-                    print(f"postgresql: skipped ({type(e).__name__}: {e})", file=sys.stderr)
-                    continue
-                try:
-                    results.append(run_backend("postgresql", url, tmp / "pg", args))
-                finally:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-                    admin.close()
-            else:
-                raise SystemExit(f"unknown backend {name!r}")
+        for w in workers:
+            for name in filter(None, args.backends.split(",")):
+                if name == "sqlite":
+                    d = tmp / f"sqlite-{w}"
+                    results.append(run_backend("sqlite", f"sqlite:///{d / 'hub.db'}", d, args, w))
+                elif name == "postgresql":
+                    try:
+                        admin, dbname, url = _pg_database()
+                    except Exception as e:  # noqa: BLE001
+                        print(f"postgresql: skipped ({type(e).__name__}: {e})", file=sys.stderr)
+                        continue
+                    try:
+                        results.append(run_backend("postgresql", url, tmp / f"pg-{w}", args, w))
+                    finally:
+                        admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+                        admin.close()
+                else:
+                    raise SystemExit(f"unknown backend {name!r}")
         if args.full:
             d = tmp / "sqlite2m"
-            r = run_backend("sqlite", f"sqlite:///{d / 'hub.db'}", d, args, seed_ops=args.seed)
+            r = run_backend("sqlite", f"sqlite:///{d / 'hub.db'}", d, args, max(workers), seed_ops=args.seed)
             r["backend"] = f"sqlite+{args.seed // 1_000_000}M" if args.seed >= 1_000_000 else f"sqlite+{args.seed}"
             results.append(r)
     finally:
@@ -397,7 +399,7 @@ def main() -> None:
         for r in results:
             print(json.dumps(r, ensure_ascii=False))
         return
-    cols = [("backend", "backend"), ("ops", "new ops"), ("ops_per_s", "ops/s"), ("goal_ops_per_s", "goal"),
+    cols = [("backend", "backend"), ("workers", "workers"), ("ops", "new ops"), ("ops_per_s", "ops/s"), ("goal_ops_per_s", "goal"),
             ("vs_goal", "×goal"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("p99_vs_goal", "p99/300"),
             ("duplicate_ops_per_s", "dup ops/s"),
             ("hub_cpu_us_per_op", "hub CPU µs/op"), ("hub_cores", "hub cores"),

@@ -50,6 +50,7 @@ def help_text(path: list[str]) -> str:
 
 
 def render() -> str:
+    os.environ["FIELDREPORT_LANG"] = "en"
     os.environ["COLUMNS"] = "100"
     os.environ["TERM"] = "dumb"
     os.environ["NO_COLOR"] = "1"

@@ -22,6 +22,8 @@ from ..crashpoints import crash_point
 from . import schema
 
 DEFAULT_BUSY_MS = 10_000
+# Outbox states of an entry the hub has not confirmed (discarded and purged entries are done).
+UNSYNCED = "('pending', 'rejected', 'conflict')"
 
 
 def _busy_ms() -> int:
@@ -270,7 +272,7 @@ class Store:
         return rep
 
     def _unsynced(self, rid: str) -> int:
-        return self.conn.execute("SELECT count(*) FROM outbox WHERE entity = ? AND state != 'acked'", (rid,)).fetchone()[0]
+        return self.conn.execute(f"SELECT count(*) FROM outbox WHERE entity = ? AND state IN {UNSYNCED}", (rid,)).fetchone()[0]
 
     def history(self, rid: str) -> list[dict[str, Any]]:
         """Local operations and the hub's changes on one report, in time order."""
@@ -339,7 +341,7 @@ class Store:
             where.append("r.archived = ?")
             args.append(1 if archived else 0)
         if unsynced:
-            where.append("r.id IN (SELECT entity FROM outbox WHERE state != 'acked')")
+            where.append(f"r.id IN (SELECT entity FROM outbox WHERE state IN {UNSYNCED})")
         if search:
             s = search.strip()
             if len(s) >= 3:
@@ -374,7 +376,7 @@ class Store:
             for p in self.conn.execute(f"SELECT report_id, sha256, size, mime, name FROM photos WHERE report_id IN ({qs}) "
                                        f"ORDER BY added_at", chunk):
                 by_id[p[0]]["photos"].append({"sha256": p[1], "size": p[2], "mime": p[3], "name": p[4]})
-            for e, n in self.conn.execute(f"SELECT entity, count(*) FROM outbox WHERE state != 'acked' AND entity IN ({qs}) "
+            for e, n in self.conn.execute(f"SELECT entity, count(*) FROM outbox WHERE state IN {UNSYNCED} AND entity IN ({qs}) "
                                           f"GROUP BY entity", chunk):
                 by_id[e]["unsynced"] = n
         return reps

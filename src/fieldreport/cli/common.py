@@ -62,13 +62,14 @@ _KEYS: dict[tuple[str, int], tuple[bytes, object]] = {}
 def keys_for(paths):
     """The unlocked :class:`fieldreport.crypto.Keys` of an encrypted laptop (None when plain).
     Derived once per process; a wrong passphrase raises ``crypto.WrongPassphrase`` (exit 2)."""
-    from .. import crypto
-
-    kf = crypto.keyfile_path(paths.data_dir)
+    kf = paths.data_dir / "fieldreport.key"  # crypto.keyfile_path, without importing crypto on a plain laptop
     try:
         st = kf.stat()
     except FileNotFoundError:
         return None
+    from .. import crypto
+
+    assert kf == crypto.keyfile_path(paths.data_dir)
     import hashlib
 
     slot = (str(kf), st.st_mtime_ns)

@@ -431,6 +431,16 @@ def _inode(path: Path) -> int | None:
         return None
 
 
+def _is_plain_file(path: Path) -> bool:
+    """True when ``path`` is a plain SQLite file (its 16-byte header); an encrypted store's
+    first page is ciphertext. (store.cipher has the same check; this one avoids importing it.)"""
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def _connect(path: Path, key: str | None = None) -> sqlite3.Connection:
     busy = _busy_ms()
     inode = _inode(path)
@@ -438,11 +448,11 @@ def _connect(path: Path, key: str | None = None) -> sqlite3.Connection:
     try:
         # Encrypted store (issue 6): SQLCipher behind a connection that raises sqlite3's errors.
         # A plain file with a key is a store half-way through `fieldreport encrypt`: open it plain.
-        from . import cipher
+        if key and not _is_plain_file(path):
+            from . import cipher
 
-        if key and not cipher.is_plain_file(path):
             conn = cipher.connect(path, key, busy / 1000)
-        elif not key and path.exists() and path.stat().st_size and not cipher.is_plain_file(path):
+        elif not key and path.exists() and path.stat().st_size and not _is_plain_file(path):
             from ..i18n import _
 
             raise StoreCorrupt(_("the store {path} is not a plain SQLite file: it is damaged, or encrypted and this "

@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .paths import fsync_dir as _fsync_dir
 from . import __version__, ids
 from .i18n import _
 from .errors import FieldReportError, InputError, StoreCorrupt
@@ -53,17 +54,6 @@ def _sha256_file(p: Path) -> tuple[str, int]:
 
 def default_name() -> str:
     return f"fieldreport-backup-{ids.now().strftime('%Y%m%d-%H%M%S')}.tar"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from .paths import fsync_dir as _fsync_dir
 from .i18n import _
 from .errors import InputError
 from .paths import private_dir
@@ -253,11 +254,3 @@ def _open_tmp(path: Path, key: bytes | None):
     from .crypto import OpenReader
 
     return OpenReader(path, key)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

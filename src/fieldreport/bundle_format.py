@@ -40,6 +40,7 @@ import tarfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from .paths import fsync_dir as _fsync_dir
 from . import ids
 from .canon import canonical
 from .i18n import _
@@ -104,17 +105,6 @@ def sign(doc: dict[str, Any], key: bytes) -> str:
 def verify(doc: dict[str, Any], key: bytes) -> bool:
     got = doc.get("hmac")
     return isinstance(got, str) and hmac.compare_digest(got, sign(doc, key))
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def check_out(out: str | os.PathLike | None, default_name: str) -> Path:

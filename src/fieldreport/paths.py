@@ -67,10 +67,11 @@ def write_private(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a rename into it survives a power cut (best effort)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

@@ -85,7 +85,11 @@ class Hub:
 
     def stop(self):
         self.proc.terminate()
-        self.proc.wait(timeout=20)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a half-open upload from a stopped client keeps it waiting
+            self.proc.kill()
+            self.proc.wait(timeout=20)
 
 
 class Laptop:

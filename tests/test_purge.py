@@ -191,3 +191,29 @@ def test_retention_comes_from_the_profile(cli, profile, home):
     assert purge.parse_age("12h", 30) == dt.timedelta(hours=12)
     with pytest.raises(Exception):
         purge.parse_age("abc", 30)
+
+
+def test_an_original_the_hub_lacks_is_never_purged_even_when_its_copy_arrived(tmp_path):
+    """Issue 8: the transmission copy reached the hub, the original did not → the report stays;
+    once the original is confirmed it may go."""
+    from photo_helpers import make_jpeg  # a real JPEG, so Pillow makes a real transmission copy
+
+    s, bs = _store(tmp_path)
+    photo = make_jpeg(tmp_path / "big.jpg")
+    rid = reports.add(s, bs, {"kind": "hazard", "category": "fire", "level": "red", "title": "消防通道堵塞",
+                              "photos": [str(photo)]}, author="A1024")["id"]
+    orig = hashlib.sha256(photo.read_bytes()).hexdigest()
+    copy = s.conn.execute("SELECT copy_sha256 FROM photo_copies WHERE original_sha256 = ?", (orig,)).fetchone()
+    assert copy and copy[0] != orig
+    with s.write() as c:
+        c.execute("UPDATE outbox SET state = 'acked', acked_at = '2026-01-01T00:00:00.000+00:00'")
+        c.execute("UPDATE blobs SET uploaded_at = '2026-01-01T00:00:00.000+00:00' WHERE sha256 = ?", (copy[0],))
+        c.execute("UPDATE reports SET created_at = '2026-01-01T00:00:00.000+08:00', "
+                  "updated_at = '2026-01-01T00:00:00.000+08:00'")
+    res = purge.purge(s, bs, older_than=dt.timedelta(days=30), now=NOW)
+    assert res["reports"] == [] and bs.has(orig)
+    assert rid in {r[0] for r in s.conn.execute("SELECT id FROM reports")}
+    with s.write() as c:
+        c.execute("UPDATE blobs SET uploaded_at = '2026-01-01T00:00:00.000+00:00' WHERE sha256 = ?", (orig,))
+    res = purge.purge(s, bs, older_than=dt.timedelta(days=30), now=NOW)
+    assert [r["ref"] for r in res["reports"]] == ["R-0001"]

@@ -38,17 +38,17 @@ def parse_age(value: str | int | None, default_days: int) -> _dt.timedelta:
     return delta
 
 
-def purge(store, blobs, *, older_than: _dt.timedelta, dry_run: bool = False, accept_copies: bool = False,
+def purge(store, blobs, *, older_than: _dt.timedelta, dry_run: bool = False,
           now: _dt.datetime | None = None) -> dict[str, Any]:
     """Plan (``dry_run``) or carry out a purge. Returns what was (or would be) removed and how
     many old reports stay, by reason. Photo files go after the transaction has committed."""
     from .store import privacy_store as ps
 
     cutoff = ((now or ids.now()) - older_than).isoformat(timespec="milliseconds")
-    eligible, kept = ps.candidates(store.conn, cutoff, accept_copies=accept_copies)
+    eligible, kept = ps.candidates(store.conn, cutoff)
     files: list[str] = []
     if not dry_run and eligible:
-        eligible, files = ps.purge(store, eligible, cutoff, accept_copies)
+        eligible, files = ps.purge(store, eligible, cutoff)
         for sha in files:
             try:
                 blobs.path(sha).unlink(missing_ok=True)

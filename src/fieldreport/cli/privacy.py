@@ -101,8 +101,6 @@ def purge(
     synced_older_than: str = typer.Option(None, "--synced-older-than", help=_(
         "Only reports the hub confirmed more than this long ago, e.g. 30d (default: the profile's retention_days).")),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help=_("Only show what would be removed.")),
-    accept_copies: bool = typer.Option(False, "--accept-copies", help=_(
-        "Also remove reports whose original photos the hub holds only as transmission copies.")),
     as_json: bool = typer.Option(False, "--json", help=_("Print the result as JSON.")),
 ):
     from .. import purge as lib
@@ -111,7 +109,7 @@ def purge(
     try:
         age = lib.parse_age(synced_older_than, int(getattr(e.profile, "retention_days", 30) or 30))
         with e.store() as store:
-            res = lib.purge(store, e.blobs(), older_than=age, dry_run=dry_run, accept_copies=accept_copies)
+            res = lib.purge(store, e.blobs(), older_than=age, dry_run=dry_run)
     except FieldReportError as exc:
         handle(exc)
     if as_json:

@@ -17,14 +17,12 @@ def _has_table(c, name: str) -> bool:
     return c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
-def candidates(c, cutoff: str, *, accept_copies: bool = False) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def candidates(c, cutoff: str) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Reports whose every operation the hub acknowledged, the last acknowledgement and the
-    last change both before ``cutoff``, and every photo held by the hub. Returns (eligible,
+    last change both before ``cutoff``, and every photo's ORIGINAL held by the hub (a confirmed
+    transmission copy is not enough: the original is the evidence). Returns (eligible,
     kept-by-reason) — the reasons count the reports old enough that stay, and why."""
     photo_ok = "b.uploaded_at IS NOT NULL"
-    if accept_copies and _has_table(c, "photo_copies"):
-        photo_ok += (" OR EXISTS (SELECT 1 FROM photo_copies pc JOIN blobs cb ON cb.sha256 = pc.copy_sha256 "
-                     "WHERE pc.original_sha256 = p.sha256 AND cb.uploaded_at IS NOT NULL)")
     rows = c.execute(
         f"""
         SELECT r.id, r.ref, r.kind, r.created_at, r.updated_at,
@@ -54,8 +52,8 @@ def candidates(c, cutoff: str, *, accept_copies: bool = False) -> tuple[list[dic
     return eligible, kept
 
 
-def candidates_for(c, rids: list[str], cutoff: str, accept_copies: bool):
-    el, kept = candidates(c, cutoff, accept_copies=accept_copies)
+def candidates_for(c, rids: list[str], cutoff: str):
+    el, kept = candidates(c, cutoff)
     want = set(rids)
     return [e for e in el if e["id"] in want], kept
 
@@ -109,13 +107,13 @@ def _referenced(c, sha: str) -> bool:
     return False
 
 
-def purge(store, eligible: list[dict[str, Any]], cutoff: str, accept_copies: bool) -> tuple[list[dict], list[str]]:
+def purge(store, eligible: list[dict[str, Any]], cutoff: str) -> tuple[list[dict], list[str]]:
     """Remove the local copies of ``eligible`` in one transaction, re-checking each inside it.
     Returns (purged reports, photo hashes whose files may now be deleted)."""
     now = ids.now_iso()
     done, files = [], []
     with store.write() as c:
-        still, _ = candidates_for(c, [e["id"] for e in eligible], cutoff, accept_copies)
+        still, _ = candidates_for(c, [e["id"] for e in eligible], cutoff)
         for rep in still:
             files += remove_report(c, rep, now)
             done.append(rep)

@@ -239,12 +239,10 @@ class Store:
         row = self.conn.execute("SELECT id FROM reports WHERE case_code = ?", (r,)).fetchone()
         if row:
             return row[0]
-        low = r.lower()
-        if len(low) >= 4:
-            rows = self.conn.execute("SELECT id FROM reports WHERE id >= ? AND id < ? LIMIT 2",
-                                     (low, low + "\uffff")).fetchall()
+        if len(r) >= 4:
+            rows = id_prefix_matches(self.conn, "reports", r)
             if len(rows) == 1:
-                return rows[0][0]
+                return rows[0]
             if len(rows) > 1:
                 raise InputError(_("ref: {r!r} matches more than one report; give more of the id").format(r=r), "ref")
         raise NotFound(_("no report matches {r!r}; `fieldreport list` shows the refs").format(r=r))
@@ -348,7 +346,7 @@ class Store:
                 where.append("r.rowid IN (SELECT rowid FROM reports_fts WHERE reports_fts MATCH ?)")
                 args.append('"' + s.replace('"', '""') + '"')
             else:
-                pat = "%" + s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                pat = like_pattern(s)
                 where.append("(r.title LIKE ? ESCAPE '\\' OR r.details LIKE ? ESCAPE '\\' OR r.place LIKE ? ESCAPE '\\')")
                 args += [pat, pat, pat]
         q = "SELECT r.* FROM reports r"
@@ -396,6 +394,19 @@ class Store:
             if p.exists():
                 total += p.stat().st_size
         return total
+
+
+def id_prefix_matches(conn: sqlite3.Connection, table: str, prefix: str) -> list[str]:
+    """Up to two ids of ``table`` that start with ``prefix`` (ids are lowercase UUIDv7s): one
+    means the prefix is unique, two that it is ambiguous."""
+    low = prefix.lower()
+    return [r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE id >= ? AND id < ? LIMIT 2",
+                                       (low, low + "\uffff"))]
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` for ``LIKE ? ESCAPE '\\'``, with the user's % and _ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _chunks(seq: list, n: int):

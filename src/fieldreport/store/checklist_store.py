@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import ids
 from ..errors import InputError, NotFound
+from . import id_prefix_matches, like_pattern
 
 PREMISES_FIELDS = ("name", "type", "address", "area", "grid", "contact", "phone", "licence", "risk",
                    "interval_days", "notes")
@@ -144,10 +145,9 @@ def resolve_premises(store, ref: str) -> str:
     if len(rows) > 1:
         raise InputError(f"premises: more than one premises is named {r!r}; give its ref (P-0001)", "premises")
     if len(r) >= 4:
-        rows = c.execute("SELECT id FROM premises WHERE id >= ? AND id < ? LIMIT 2", (r.lower(), r.lower() + "\uffff")
-                         ).fetchall()
+        rows = id_prefix_matches(c, "premises", r)
         if len(rows) == 1:
-            return rows[0][0]
+            return rows[0]
     raise NotFound(f"no premises matches {r!r}; `fieldreport premises list` shows them")
 
 
@@ -157,7 +157,7 @@ def list_premises(store, *, type_: str | None = None, search: str | None = None)
         where.append("type = ?")
         args.append(type_)
     if search:
-        pat = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pat = like_pattern(search)
         where.append("(name LIKE ? ESCAPE '\\' OR address LIKE ? ESCAPE '\\')")
         args += [pat, pat]
     q = "SELECT * FROM premises" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY ref"
@@ -267,10 +267,9 @@ def resolve_inspection(store, ref: str) -> str:
         if row:
             return row[0]
     if len(r) >= 4:
-        rows = store.conn.execute("SELECT id FROM inspections WHERE id >= ? AND id < ? LIMIT 2",
-                                  (r.lower(), r.lower() + "\uffff")).fetchall()
+        rows = id_prefix_matches(store.conn, "inspections", r)
         if len(rows) == 1:
-            return rows[0][0]
+            return rows[0]
     raise NotFound(f"no inspection matches {r!r}; `fieldreport checklist list` shows them")
 
 

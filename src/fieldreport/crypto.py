@@ -153,7 +153,7 @@ def unlock(data_dir: Path, passphrase: str) -> Keys:
     try:
         doc = json.loads(path.read_bytes())
         if doc.get("format") != KEYFILE_FORMAT or doc.get("kdf") != "scrypt":
-            raise ValueError("unknown keyfile format")
+            raise ValueError(_("unknown keyfile format"))
         salt, check = _unb64(doc["salt"]), _unb64(doc["check"])
         n, r, p = int(doc["n"]), int(doc["r"]), int(doc["p"])
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -203,7 +203,7 @@ class SealWriter:
 
     def _seal(self, chunk: bytes, last: bool) -> None:
         if self.i >= 2 ** 32:
-            raise InputError("photo: too large to encrypt")
+            raise InputError(_("photo: too large to encrypt"), "photo")
         os.write(self.fd, self.aead.encrypt(_nonce(self.prefix, self.i), chunk, b"\x01" if last else b"\x00"))
         self.i += 1
 
@@ -226,7 +226,7 @@ def seal_bytes(key: bytes, data: bytes) -> bytes:
 def plain_size(sealed_size: int) -> int:
     body = sealed_size - BLOB_HEADER
     if body < TAG:
-        raise BlobCorrupt("photo file is truncated")
+        raise BlobCorrupt(_("photo file is truncated"))
     n = -(-body // (CHUNK + TAG))
     return body - TAG * n
 
@@ -240,7 +240,7 @@ class OpenReader(io.RawIOBase):
         try:
             head = self._f.read(BLOB_HEADER)
             if not is_sealed(head) or len(head) < BLOB_HEADER:
-                raise BlobCorrupt(f"photo file {Path(path).name[:16]}… is not a sealed photo")
+                raise BlobCorrupt(_("photo file {name}… is not a sealed photo").format(name=Path(path).name[:16]))
             self._prefix = head[4:]
             self._sealed = os.fstat(self._f.fileno()).st_size
             self._size = plain_size(self._sealed)

@@ -113,7 +113,7 @@ def prepare(data: dict[str, Any], blobs: BlobStore, *, allow_unverified_id: bool
         try:
             path, _mime = blobs.check_photo(ph)
         except InputError as e:
-            raise InputError(f"{where}{e}", "photo") from None
+            raise InputError(_("{where}{error}").format(where=where, error=e), "photo") from None
         photo_paths.append(path)
     if d.get("deadline"):
         d["deadline"] = parse_date(str(d["deadline"]), "deadline")
@@ -125,7 +125,8 @@ def prepare(data: dict[str, Any], blobs: BlobStore, *, allow_unverified_id: bool
     try:
         out = check_report(d, allow_unverified_id=allow_unverified_id)
     except FieldError as e:
-        raise InputError(f"{where}{e.field}: {e.message}", e.field) from None
+        raise InputError(_("{where}{field}: {message}").format(where=where, field=e.field, message=e.message),
+                         e.field) from None
     return out, photo_paths
 
 
@@ -175,7 +176,8 @@ def add_many(store: Store, blobs: BlobStore, records: list[Any], *, author: str 
     in one transaction: a file is recorded whole or not at all."""
     prepared = []
     for i, rec in enumerate(records, start=1):
-        prepared.append(prepare(rec, blobs, allow_unverified_id=allow_unverified_id, where=f"record {i}: "))
+        prepared.append(prepare(rec, blobs, allow_unverified_id=allow_unverified_id,
+                                where=_("record {i}: ").format(i=i)))
     items = [_store_photos(blobs, f, p) for f, p in prepared]
     notes = [_photo_copies(store, blobs, f, p) for f, p in prepared]
     done = store.insert_reports(items, author=author)
@@ -222,9 +224,9 @@ def update(store: Store, blobs: BlobStore, ref: str, *, status: str | None = Non
         if to_status and to_status != cur["status"]:
             legal = tx.TRANSITIONS.get(cur["status"], ())
             if to_status not in legal:
-                raise InputError(
-                    f"status: cannot go from {cur['status']} to {to_status}; legal next: "
-                    f"{' '.join(legal) if legal else '(none: the report is ' + cur['status'] + ')'}", "status")
+                nxt = " ".join(legal) if legal else _("(none: the report is {status})").format(status=cur["status"])
+                raise InputError(_("status: cannot go from {status} to {to}; legal next: {choices}").format(
+                    status=cur["status"], to=to_status, choices=nxt), "status")
             changes.append(("report.status", {"from": cur["status"], "to": to_status, "note": note, "author": author}))
         elif note:
             changes.append(("report.note", {"note_id": ids.uuid7(), "text": note.strip(), "author": author}))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, NotFound
+from ..i18n import _
 from .template import Template, load_file
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -59,18 +60,18 @@ def get(store, name: str, version: int | None = None) -> tuple[Template, str]:
         b = builtins().get(name)
         if b is not None and b.version == version:
             return b, "builtin"
-        raise NotFound(f"no template {name} version {version}")
+        raise NotFound(_("no template {name} version {version}").format(name=name, version=version))
     for row in available(store):
         if row["name"] == name:
             return row["template"], row["source"]
-    raise NotFound(f"no template named {name!r}; `fieldreport checklist templates` lists them")
+    raise NotFound(_("no template named {name!r}; `fieldreport checklist templates` lists them").format(name=name))
 
 
 def for_type(store, premises_type: str) -> tuple[Template, str]:
     rows = [r for r in available(store) if r["premises_type"] == premises_type]
     if not rows:
-        raise InputError(f"template: no template for premises type {premises_type}; give one with --template NAME "
-                         f"(`fieldreport checklist templates` lists them)", "template")
+        raise InputError(_("template: no template for premises type {type}; give one with --template NAME "
+                           "(`fieldreport checklist templates` lists them)").format(type=premises_type), "template")
     # a station's own template for the type wins over the built-in one
     rows.sort(key=lambda r: (r["source"] == "builtin", r["name"]))
     return rows[0]["template"], rows[0]["source"]

@@ -19,6 +19,7 @@ from typing import Any
 from .. import ids
 from .. import taxonomy as tx
 from ..errors import InputError
+from ..i18n import _
 from ..store import checklist_store as cs
 from . import builtin
 from .template import Template, parse_answer, rule_deadline, rule_level
@@ -42,12 +43,13 @@ def start(store, premises_ref: str, *, template: str | None = None, recheck: boo
     cur = cs.in_progress_for(store, pid)
     if cur is not None:
         if template and template.strip() != cur["template"]:
-            raise InputError(f"template: inspection {cur['ref']} of {prem['ref']} is in progress with template "
-                             f"{cur['template']}; continue it with `fieldreport checklist resume {cur['ref']}`",
-                             "template")
+            raise InputError(_("template: inspection {ref} of {premises} is in progress with template {template}; "
+                               "continue it with `fieldreport checklist resume {ref}`").format(
+                ref=cur["ref"], premises=prem["ref"], template=cur["template"]), "template")
         if recheck and not cur.get("recheck_of"):
-            raise InputError(f"recheck: inspection {cur['ref']} of {prem['ref']} is in progress; finish it first "
-                             f"(`fieldreport checklist resume {cur['ref']}`)", "recheck")
+            raise InputError(_("recheck: inspection {ref} of {premises} is in progress; finish it first "
+                               "(`fieldreport checklist resume {ref}`)").format(ref=cur["ref"], premises=prem["ref"]),
+                             "recheck")
         return cur, True
     items = None
     recheck_of = None
@@ -56,7 +58,8 @@ def start(store, premises_ref: str, *, template: str | None = None, recheck: boo
         if template:
             opens = [h for h in opens if h["template"] == template.strip()]
         if not opens:
-            raise InputError(f"recheck: {prem['ref']} has no open failures to re-inspect", "recheck")
+            raise InputError(_("recheck: {premises} has no open failures to re-inspect").format(premises=prem["ref"]),
+                             "recheck")
         last = opens[-1]
         tpl, source = builtin.get(store, last["template"], last["template_version"])
         known = {it.id for _s, it in tpl.items()}
@@ -82,8 +85,8 @@ def start(store, premises_ref: str, *, template: str | None = None, recheck: boo
 def latest_in_progress(store) -> dict[str, Any]:
     rows = cs.list_inspections(store, status="in_progress")
     if not rows:
-        raise InputError("inspection: no inspection in progress; start one with `fieldreport checklist start "
-                         "PREMISES`", "inspection")
+        raise InputError(_("inspection: no inspection in progress; start one with `fieldreport checklist start "
+                           "PREMISES`"), "inspection")
     return rows[0]
 
 
@@ -95,11 +98,12 @@ def read_answers_file(path: str | Path) -> dict[str, dict[str, Any]]:
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise InputError(f"answers: cannot read {p}: {e.strerror}", "answers") from None
+        raise InputError(_("answers: cannot read {path}: {error}").format(path=p, error=e.strerror), "answers") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"answers: {p} is not UTF-8 (byte {e.start}); save it as UTF-8", "answers") from None
+        raise InputError(_("answers: {path} is not UTF-8 (byte {byte}); save it as UTF-8").format(path=p, byte=e.start),
+                         "answers") from None
     out: dict[str, dict[str, Any]] = {}
     if p.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text))
@@ -107,29 +111,32 @@ def read_answers_file(path: str | Path) -> dict[str, dict[str, Any]]:
         key = next((cols[c] for c in ("item_id", "item", "id", "检查项") if c in cols), None)
         ans = next((cols[c] for c in ("answer", "答案", "结果") if c in cols), None)
         if key is None or ans is None:
-            raise InputError("answers: the CSV needs columns item_id and answer (and optionally note, photo)", "answers")
+            raise InputError(_("answers: the CSV needs columns item_id and answer (and optionally note, photo)"),
+                             "answers")
         for n, row in enumerate(reader, start=2):
             iid = (row.get(key) or "").strip()
             if not iid:
-                raise InputError(f"answers: row {n}: item_id is empty", "answers")
+                raise InputError(_("answers: row {n}: item_id is empty").format(n=n), "answers")
             out[iid] = {"answer": row.get(ans), "note": (row.get(cols.get("note", "")) or "").strip() or None,
                         "photo": (row.get(cols.get("photo", "")) or "").strip() or None}
         return out
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(f"answers: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}", "answers") from None
+        raise InputError(_("answers: malformed JSON at line {line} column {column}: {error}").format(
+            line=e.lineno, column=e.colno, error=e.msg), "answers") from None
     if isinstance(data, dict) and isinstance(data.get("answers"), dict):
         data = data["answers"]
     if not isinstance(data, dict):
-        raise InputError("answers: give a JSON object of item id → answer", "answers")
+        raise InputError(_("answers: give a JSON object of item id → answer"), "answers")
     for k, v in data.items():
         if isinstance(v, dict):
             extra = set(v) - {"answer", "note", "photo"}
             if extra:
-                raise InputError(f"answers: {k}: unknown key {sorted(extra)[0]!r}; use answer, note, photo", "answers")
+                raise InputError(_("answers: {item}: unknown key {key!r}; use answer, note, photo").format(
+                    item=k, key=sorted(extra)[0]), "answers")
             if "answer" not in v:
-                raise InputError(f"answers: {k}: missing \"answer\"", "answers")
+                raise InputError(_("answers: {item}: missing \"answer\"").format(item=k), "answers")
             out[k] = {"answer": v["answer"], "note": v.get("note"), "photo": v.get("photo")}
         else:
             out[k] = {"answer": v, "note": None, "photo": None}
@@ -144,9 +151,11 @@ def check_entries(tpl: Template, items: list[str] | None, entries: dict[str, dic
     by_id = {it.id: it for it in steps}
     unknown = [k for k in entries if k not in by_id]
     if unknown:
-        raise InputError(f"answers: {unknown[0]}: no such item in {'this re-inspection of ' if items else ''}template "
-                         f"{tpl.name} (`fieldreport checklist template show {tpl.name} --json` lists the ids)",
-                         "answers")
+        msg = (_("answers: {item}: no such item in this re-inspection of template {template} (`fieldreport "
+                 "checklist template show {template} --json` lists the ids)") if items else
+               _("answers: {item}: no such item in template {template} (`fieldreport checklist template show "
+                 "{template} --json` lists the ids)"))
+        raise InputError(msg.format(item=unknown[0], template=tpl.name), "answers")
     for k, e in entries.items():
         item = by_id[k]
         try:
@@ -156,10 +165,11 @@ def check_entries(tpl: Template, items: list[str] | None, entries: dict[str, dic
             if e.get("photo"):
                 blobs.check_photo(_resolve(e["photo"], base))
         except InputError as err:
-            raise InputError(f"answers: {err}", "answers") from None
+            raise InputError(_("answers: {error}").format(error=err), "answers") from None
     missing = [it.id for it in steps if it.required and it.id not in entries and it.id not in answered]
     if missing:
-        raise InputError(f"answers: required item(s) not answered: {', '.join(missing)}", "answers")
+        raise InputError(_("answers: required item(s) not answered: {items}").format(items=", ".join(missing)),
+                         "answers")
 
 
 def _resolve(photo: str | None, base: Path | None) -> str | None:
@@ -299,7 +309,7 @@ def close_hazard(store, report_id: str, note: str, author: str | None) -> list[d
         chain = _path_to(cur["status"], "reinspected") if cur["status"] != "reinspected" else []
         chain = chain + ["closed"] if cur["status"] != "closed" else []
         if not chain and cur["status"] != "closed":
-            raise InputError(f"{cur['ref']}: cannot be closed from {cur['status']}")
+            raise InputError(_("{ref}: cannot be closed from {status}").format(ref=cur["ref"], status=cur["status"]))
         changes, frm = [], cur["status"]
         for to in chain:
             changes.append(("report.status", {"from": frm, "to": to, "note": note if to == "reinspected" else None,
@@ -317,8 +327,9 @@ def finish(store, blobs, walk: Walk, *, author: str | None, today: _dt.date | No
 
     if not walk.complete():
         missing = [st.item.id for st in walk.steps if st.item.id not in walk.answers]
-        raise InputError(f"inspection: {len(missing)} item(s) not answered yet ({', '.join(missing[:5])}); "
-                         f"continue with `fieldreport checklist resume {walk.inspection['ref']}`", "inspection")
+        raise InputError(_("inspection: {n} item(s) not answered yet ({items}); continue with "
+                           "`fieldreport checklist resume {ref}`").format(
+            n=len(missing), items=", ".join(missing[:5]), ref=walk.inspection["ref"]), "inspection")
     today = today or _dt.date.today()
     insp = walk.inspection
     prem = cs.premises(store, insp["premises_id"])

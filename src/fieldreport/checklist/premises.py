@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import taxonomy as tx
 from ..errors import InputError
+from ..i18n import _
 from ..store import checklist_store as cs
 from ..validate import check_phone, normalise_phone
 
@@ -49,31 +50,38 @@ def check(data: dict[str, Any], *, partial: bool = False, where: str = "") -> di
     out: dict[str, Any] = {}
     unknown = [k for k in data if k not in cs.PREMISES_FIELDS]
     if unknown:
-        raise InputError(f"{where}{unknown[0]}: unknown field; known: {', '.join(cs.PREMISES_FIELDS)}", unknown[0])
+        raise InputError(_("{where}{field}: unknown field; known: {choices}").format(
+            where=where, field=unknown[0], choices=", ".join(cs.PREMISES_FIELDS)), unknown[0])
     for k, limit in TEXT_LIMITS.items():
         if k in data and data[k] is not None:
             v = str(data[k]).strip()
             if len(v) > limit:
-                raise InputError(f"{where}{k}: too long (at most {limit} characters)", k)
+                raise InputError(_("{where}{field}: too long (at most {limit} characters)").format(
+                    where=where, field=k, limit=limit), k)
             out[k] = v
     if not partial or "name" in data:
         if not out.get("name"):
-            raise InputError(f"{where}name: must not be empty; give the premises' name, e.g. 东村旅社", "name")
+            raise InputError(_("{where}name: must not be empty; give the premises' name, e.g. 东村旅社").format(
+                where=where), "name")
     if not partial or "type" in data:
         raw = data.get("type")
         code = None
         if raw is not None and str(raw).strip():
             code = tx.resolve(tx.PREMISES_TYPES, str(raw)) or TYPE_ALIASES.get(str(raw).strip())
         if code is None:
-            raise InputError(f"{where}type: {'missing' if not raw else 'unknown premises type ' + repr(raw)}; choose one "
-                             f"of: {' '.join(tx.PREMISES_TYPES)}", "type")
+            choices = " ".join(tx.PREMISES_TYPES)
+            if not raw:
+                raise InputError(_("{where}type: missing; choose one of: {choices}").format(
+                    where=where, choices=choices), "type")
+            raise InputError(_("{where}type: unknown premises type {value!r}; choose one of: {choices}").format(
+                where=where, value=raw, choices=choices), "type")
         out["type"] = code
     if "phone" in data:
         v = str(data["phone"] or "").strip()
         if v:
             why = check_phone(v)
             if why:
-                raise InputError(f"{where}phone: {why}", "phone")
+                raise InputError(_("{where}phone: {why}").format(where=where, why=why), "phone")
             out["phone"] = normalise_phone(v)
         else:
             out["phone"] = None
@@ -83,8 +91,8 @@ def check(data: dict[str, Any], *, partial: bool = False, where: str = "") -> di
             code = tx.resolve_field("level", v)
             code = code if code in tx.COLOUR_LEVELS else RISK_ALIASES.get(v.lower(), RISK_ALIASES.get(v))
             if code is None:
-                raise InputError(f"{where}risk: unknown risk level {v!r}; choose red, orange, yellow or blue "
-                                 f"(红/橙/黄/蓝, or high/medium/low)", "risk")
+                raise InputError(_("{where}risk: unknown risk level {value!r}; choose red, orange, yellow or blue "
+                                   "(红/橙/黄/蓝, or high/medium/low)").format(where=where, value=v), "risk")
             out["risk"] = code
         else:
             out["risk"] = None
@@ -93,10 +101,10 @@ def check(data: dict[str, Any], *, partial: bool = False, where: str = "") -> di
         try:
             n = int(v)
         except ValueError:
-            raise InputError(f"{where}interval_days: {data['interval_days']!r} is not a whole number of days", "interval_days") \
-                from None
+            raise InputError(_("{where}interval_days: {value!r} is not a whole number of days").format(
+                where=where, value=data["interval_days"]), "interval_days") from None
         if not 1 <= n <= 3650:
-            raise InputError(f"{where}interval_days: give 1 to 3650 days", "interval_days")
+            raise InputError(_("{where}interval_days: give 1 to 3650 days").format(where=where), "interval_days")
         out["interval_days"] = n
     elif not partial:
         out["interval_days"] = RISK_INTERVAL.get(out.get("risk"), 90)
@@ -112,15 +120,16 @@ def add(store, data: dict[str, Any]) -> dict[str, Any]:
 def _no_duplicate(store, fields: dict[str, Any], where: str = "") -> None:
     for p in cs.list_premises(store, search=fields["name"]):
         if p["name"] == fields["name"] and (p["address"] or "") == (fields.get("address") or ""):
-            raise InputError(f"{where}name: {fields['name']} at {fields.get('address') or '(no address)'} is already "
-                             f"recorded as {p['ref']}", "name")
+            raise InputError(_("{where}name: {name} at {address} is already recorded as {ref}").format(
+                where=where, name=fields["name"], address=fields.get("address") or _("(no address)"), ref=p["ref"]),
+                "name")
 
 
 def update(store, ref: str, data: dict[str, Any]) -> dict[str, Any]:
     pid = cs.resolve_premises(store, ref)
     fields = check(data, partial=True)
     if not fields:
-        raise InputError("nothing to change: give at least one field such as --risk or --contact")
+        raise InputError(_("nothing to change: give at least one field such as --risk or --contact"))
     ops = cs.update_premises(store, pid, fields)
     return {"id": pid, "ops": [o["seq"] for o in ops]}
 
@@ -132,33 +141,35 @@ def read_csv(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise InputError(f"file: cannot read {p}: {e.strerror}", "file") from None
+        raise InputError(_("file: cannot read {path}: {error}").format(path=p, error=e.strerror), "file") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"file: {p} is not UTF-8 (byte {e.start}); save it as \"CSV UTF-8\"", "file") from None
+        raise InputError(_("file: {path} is not UTF-8 (byte {byte}); save it as \"CSV UTF-8\"").format(
+            path=p, byte=e.start), "file") from None
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)
     except StopIteration:
-        raise InputError(f"file: {p} is empty", "file") from None
+        raise InputError(_("file: {path} is empty").format(path=p), "file") from None
     cols = []
     for h in header:
         key = h.strip()
         f = HEADERS.get(key) or HEADERS.get(key.lower())
         if f is None:
-            raise InputError(f"file: unknown column {h!r}; known: 名称 类型 地址 片区 网格 联系人 电话 许可证号 风险等级 "
-                             f"检查周期 备注 (or name type address area grid contact phone licence risk "
-                             f"interval_days notes)", "file")
+            raise InputError(_("file: unknown column {column!r}; known: 名称 类型 地址 片区 网格 联系人 电话 许可证号 "
+                               "风险等级 检查周期 备注 (or name type address area grid contact phone licence risk "
+                               "interval_days notes)").format(column=h), "file")
         cols.append(f)
     if "name" not in cols or "type" not in cols:
-        raise InputError("file: the CSV needs at least the columns 名称 (name) and 类型 (type)", "file")
+        raise InputError(_("file: the CSV needs at least the columns 名称 (name) and 类型 (type)"), "file")
     rows = []
     for n, row in enumerate(reader, start=2):
         if not any(c.strip() for c in row):
             continue
         if len(row) > len(cols):
-            rows.append((n, {"__error__": f"{len(row)} values but {len(cols)} columns"}))
+            rows.append((n, {"__error__": _("{values} values but {columns} columns").format(values=len(row),
+                                                                                              columns=len(cols))}))
             continue
         rows.append((n, {c: v for c, v in zip(cols, row)}))
     return rows
@@ -171,24 +182,25 @@ def import_csv(store, path: str | Path, *, skip_bad: bool = False) -> dict[str, 
     good, bad = [], []
     seen: set[tuple[str, str]] = set()
     for n, data in rows:
-        where = f"row {n}: "
+        where = _("row {n}: ").format(n=n)
         try:
             if "__error__" in data:
                 raise InputError(where + data["__error__"], "row")
             fields = check(data, where=where)
             key = (fields["name"], fields.get("address") or "")
             if key in seen:
-                raise InputError(f"{where}name: {fields['name']} appears twice in the file", "name")
+                raise InputError(_("{where}name: {name} appears twice in the file").format(where=where, name=fields["name"]),
+                                 "name")
             seen.add(key)
             _no_duplicate(store, fields, where)
             good.append(fields)
         except InputError as e:
             if not skip_bad:
-                raise InputError(f"{e}; nothing was imported (fix the row, or pass --skip-bad to import the rest)",
-                                 e.field) from None
+                raise InputError(_("{error}; nothing was imported (fix the row, or pass --skip-bad to import the rest)")
+                                 .format(error=e), e.field) from None
             bad.append({"row": n, "error": str(e)})
     if not good and not bad:
-        raise InputError("file: no data rows", "file")
+        raise InputError(_("file: no data rows"), "file")
     done = cs.insert_premises_many(store, good) if good else []
     return {"imported": done, "skipped": bad}
 

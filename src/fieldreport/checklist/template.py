@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .. import taxonomy as tx
 from ..errors import InputError
+from ..i18n import _
 
 FORMAT_VERSION = 1
 ANSWER_TYPES = ("yesno", "choice", "number", "text", "photo")
@@ -49,7 +50,8 @@ def _dept(v: Any) -> Any:
         return v
     code = tx.resolve(tx.DEPARTMENTS, str(v))
     if code is None:
-        raise ValueError(f"unknown department {v!r}; choose one of: {' '.join(tx.DEPARTMENTS)}")
+        raise ValueError(_("unknown department {value!r}; choose one of: {choices}").format(
+            value=v, choices=" ".join(tx.DEPARTMENTS)))
     return code
 
 
@@ -58,7 +60,8 @@ def _category(v: Any) -> Any:
         return v
     code = tx.resolve(tx.CATEGORIES["hazard"], str(v), tx.CATEGORY_ALIASES.get("hazard"))
     if code is None:
-        raise ValueError(f"unknown hazard category {v!r}; choose one of: {' '.join(tx.CATEGORIES['hazard'])}")
+        raise ValueError(_("unknown hazard category {value!r}; choose one of: {choices}").format(
+            value=v, choices=" ".join(tx.CATEGORIES["hazard"])))
     return code
 
 
@@ -67,7 +70,8 @@ def _level(v: Any) -> Any:
         return v
     code = tx.resolve_field("level", str(v))
     if code not in tx.HAZARD_LEVELS:
-        raise ValueError(f"unknown level {v!r}; choose one of: {' '.join(tx.HAZARD_LEVELS)}")
+        raise ValueError(_("unknown level {value!r}; choose one of: {choices}").format(
+            value=v, choices=" ".join(tx.HAZARD_LEVELS)))
     return code
 
 
@@ -92,7 +96,8 @@ class FailRule(BaseModel):
     @classmethod
     def _code(cls, v: Any) -> str:
         if not isinstance(v, str) or v.strip().upper() not in tx.FAIL_CODES:
-            raise ValueError(f"unknown failure code {v!r}; choose one of: {' '.join(tx.FAIL_CODES)}")
+            raise ValueError(_("unknown failure code {value!r}; choose one of: {choices}").format(
+                value=v, choices=" ".join(tx.FAIL_CODES)))
         return v.strip().upper()
 
     _lvl = field_validator("level", mode="before")(classmethod(lambda cls, v: _level(v)))
@@ -167,7 +172,8 @@ class Template(BaseModel):
     def _ptype(cls, v: Any) -> str:
         code = tx.resolve(tx.PREMISES_TYPES, str(v)) if v is not None else None
         if code is None:
-            raise ValueError(f"unknown premises type {v!r}; choose one of: {' '.join(tx.PREMISES_TYPES)}")
+            raise ValueError(_("unknown premises type {value!r}; choose one of: {choices}").format(
+                value=v, choices=" ".join(tx.PREMISES_TYPES)))
         return code
 
     _d = field_validator("dept", mode="before")(classmethod(lambda cls, v: _dept(v)))
@@ -209,8 +215,10 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.field or 'template'}: {self.message}"
+        if self.line:
+            return _("line {line}: {field}: {message}").format(line=self.line, field=self.field or "template",
+                                                               message=self.message)
+        return _("{field}: {message}").format(field=self.field or "template", message=self.message)
 
 
 class TemplateError(InputError):
@@ -220,9 +228,12 @@ class TemplateError(InputError):
         self.source = source
         self.problems = problems
         first = problems[0]
-        more = f" (and {len(problems) - 1} more problem(s); `fieldreport checklist template validate` lists them)" \
-            if len(problems) > 1 else ""
-        super().__init__(f"{source}: {first}{more}", first.field)
+        if len(problems) > 1:
+            msg = _("{source}: {problem} (and {n} more problem(s); `fieldreport checklist template validate` lists "
+                    "them)").format(source=source, problem=first, n=len(problems) - 1)
+        else:
+            msg = _("{source}: {problem}").format(source=source, problem=first)
+        super().__init__(msg, first.field)
 
 
 def _path(loc: tuple | list) -> str:
@@ -240,18 +251,20 @@ def _match_kind(cond: Any, typ: str, options: set[str]) -> str | None:
     if typ == "yesno":
         vals = cond if isinstance(cond, list) else [cond]
         bad = [v for v in vals if not isinstance(v, str) or v not in ("yes", "no", "na")]
-        return f"a yesno condition is \"yes\" or \"no\", not {bad[0]!r}" if bad else None
+        return _("a yesno condition is \"yes\" or \"no\", not {value!r}").format(value=bad[0]) if bad else None
     if typ == "choice":
         vals = cond if isinstance(cond, list) else [cond]
         bad = [v for v in vals if not isinstance(v, str) or v not in options]
-        return f"{bad[0]!r} is not one of this item's options ({', '.join(sorted(options))})" if bad else None
+        return _("{value!r} is not one of this item's options ({options})").format(
+            value=bad[0], options=", ".join(sorted(options))) if bad else None
     if typ == "number":
         if not isinstance(cond, dict) or not cond or set(cond) - {"lt", "le", "gt", "ge"}:
-            return "a number condition is a table of lt / le / gt / ge bounds, e.g. { lt = 2 }"
+            return _("a number condition is a table of lt / le / gt / ge bounds, e.g. {example}").format(
+                example="{ lt = 2 }")
         if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in cond.values()):
-            return "number bounds must be numbers"
+            return _("number bounds must be numbers")
         return None
-    return f"a {typ} answer cannot fail; remove the rule"
+    return _("a {type} answer cannot fail; remove the rule").format(type=typ)
 
 
 def _semantic(raw: Any) -> list[tuple[tuple, str]]:
@@ -261,7 +274,8 @@ def _semantic(raw: Any) -> list[tuple[tuple, str]]:
     if not isinstance(raw, dict) or not isinstance(raw.get("sections"), list):
         return out
     if raw.get("id") is not None and raw.get("name") is not None and raw["id"] != raw["name"]:
-        out.append((("id",), f"id {raw['id']!r} must equal name {raw['name']!r} (or be left out)"))
+        out.append((("id",), _("id {id!r} must equal name {name!r} (or be left out)").format(id=raw["id"],
+                                                                                              name=raw["name"])))
     items: dict[str, tuple] = {}
     types: dict[str, tuple[str, set[str]]] = {}
     sec_ids: dict[str, int] = {}
@@ -271,7 +285,8 @@ def _semantic(raw: Any) -> list[tuple[tuple, str]]:
         sid = sec.get("id")
         if isinstance(sid, str):
             if sid in sec_ids:
-                out.append((("sections", si, "id"), f"duplicate section id {sid!r} (also sections[{sec_ids[sid]}])"))
+                out.append((("sections", si, "id"), _("duplicate section id {id!r} (also sections[{index}])").format(
+                    id=sid, index=sec_ids[sid])))
             else:
                 sec_ids[sid] = si
         for ii, it in enumerate(sec.get("items") or [] if isinstance(sec.get("items"), list) else []):
@@ -281,8 +296,8 @@ def _semantic(raw: Any) -> list[tuple[tuple, str]]:
             loc = ("sections", si, "items", ii)
             if isinstance(iid, str):
                 if iid in items:
-                    out.append((loc + ("id",), f"duplicate item id {iid!r} (also {_path(items[iid])}); item ids "
-                                               f"must be unique in the whole template"))
+                    out.append((loc + ("id",), _("duplicate item id {id!r} (also {path}); item ids must be unique in "
+                                                 "the whole template").format(id=iid, path=_path(items[iid]))))
                 else:
                     items[iid] = loc
             typ = it.get("type")
@@ -291,21 +306,22 @@ def _semantic(raw: Any) -> list[tuple[tuple, str]]:
             if isinstance(iid, str) and typ in ANSWER_TYPES:
                 types.setdefault(iid, (typ, opt_ids))
             if typ == "choice" and not opts:
-                out.append((loc + ("options",), "a choice item needs options"))
+                out.append((loc + ("options",), _("a choice item needs options")))
             if typ in ANSWER_TYPES and typ != "choice" and opts is not None:
-                out.append((loc + ("options",), f"only a choice item has options (this one is {typ})"))
+                out.append((loc + ("options",), _("only a choice item has options (this one is {type})").format(type=typ)))
             if typ in ANSWER_TYPES and typ != "number":
                 for k in ("unit", "min", "max"):
                     if it.get(k) is not None:
-                        out.append((loc + (k,), f"only a number item has {k} (this one is {typ})"))
+                        out.append((loc + (k,), _("only a number item has {field} (this one is {type})").format(
+                            field=k, type=typ)))
             mn, mx = it.get("min"), it.get("max")
             if isinstance(mn, (int, float)) and isinstance(mx, (int, float)) and mn > mx:
-                out.append((loc + ("min",), f"min {mn} is greater than max {mx}"))
+                out.append((loc + ("min",), _("min {min} is greater than max {max}").format(min=mn, max=mx)))
             if isinstance(opts, list):
                 seen = set()
                 for oi, o in enumerate(opts):
                     if isinstance(o, dict) and o.get("id") in seen:
-                        out.append((loc + ("options", oi, "id"), f"duplicate option id {o.get('id')!r}"))
+                        out.append((loc + ("options", oi, "id"), _("duplicate option id {id!r}").format(id=o.get("id"))))
                     elif isinstance(o, dict):
                         seen.add(o.get("id"))
     # failure rules: their condition fits the item; their if_item exists and its answer fits
@@ -330,18 +346,18 @@ def _semantic(raw: Any) -> list[tuple[tuple, str]]:
                 ref = rule.get("if_item")
                 if ref is not None:
                     if ref not in items:
-                        out.append((loc + ("if_item",), f"no item {ref!r} in this template; the rule must refer to "
-                                                        f"an existing item id"))
+                        out.append((loc + ("if_item",), _("no item {id!r} in this template; the rule must refer to an "
+                                                          "existing item id").format(id=ref)))
                     elif ref == it.get("id"):
-                        out.append((loc + ("if_item",), "a rule cannot depend on its own item"))
+                        out.append((loc + ("if_item",), _("a rule cannot depend on its own item")))
                     elif "if_answer" not in rule:
-                        out.append((loc + ("if_answer",), "if_item needs if_answer"))
+                        out.append((loc + ("if_answer",), _("if_item needs if_answer")))
                     elif ref in types:
                         why = _match_kind(rule["if_answer"], *types[ref])
                         if why:
                             out.append((loc + ("if_answer",), why))
                 elif "if_answer" in rule:
-                    out.append((loc + ("if_item",), "if_answer needs if_item"))
+                    out.append((loc + ("if_item",), _("if_answer needs if_item")))
     return out
 
 
@@ -355,13 +371,15 @@ def _pydantic_problems(e: ValidationError) -> list[tuple[tuple, str]]:
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         t = err.get("type")
         if t == "extra_forbidden":
-            msg = "unknown field; remove it or check its spelling"
+            msg = _("unknown field; remove it or check its spelling")
         elif t == "literal_error" and loc and loc[-1] == "type":
-            msg = f"unknown answer type {err.get('input')!r}; choose one of: {' '.join(ANSWER_TYPES)}"
+            msg = _("unknown answer type {value!r}; choose one of: {choices}").format(value=err.get("input"),
+                                                                                     choices=" ".join(ANSWER_TYPES))
         elif t == "missing":
-            msg = "missing"
+            msg = _("missing")
         elif t == "string_pattern_mismatch":
-            msg = f"{err.get('input')!r} is not a valid id (lower-case letters, digits and _ , starting with a letter)"
+            msg = _("{value!r} is not a valid id (lower-case letters, digits and _ , starting with a letter)").format(
+                value=err.get("input"))
         out.append((loc, msg))
     # one problem per place: unions report each branch; keep the first message per location
     seen, uniq = set(), []
@@ -376,8 +394,8 @@ def _pydantic_problems(e: ValidationError) -> list[tuple[tuple, str]]:
 def validate(raw: Any, lines: dict[tuple, int] | None = None, source: str = "template") -> Template:
     """Validate a parsed template; raises TemplateError listing every problem."""
     if not isinstance(raw, dict):
-        raise TemplateError(source, [Problem("template", "a template is a table/object with name, version, "
-                                                         "premises_type, title and sections")])
+        raise TemplateError(source, [Problem("template", _("a template is a table/object with name, version, "
+                                                           "premises_type, title and sections"))])
     found: list[tuple[tuple, str]] = []
     tpl = None
     try:
@@ -411,7 +429,8 @@ def parse_text(text: str, fmt: str, source: str = "template") -> tuple[Any, dict
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise TemplateError(source, [Problem("json", f"malformed JSON: {e.msg}", e.lineno)]) from None
+            raise TemplateError(source, [Problem("json", _("malformed JSON: {error}").format(error=e.msg), e.lineno)]) \
+                from None
         return data, _json_lines(text)
     import tomllib
 
@@ -419,7 +438,8 @@ def parse_text(text: str, fmt: str, source: str = "template") -> tuple[Any, dict
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
-        raise TemplateError(source, [Problem("toml", f"malformed TOML: {e}", int(m.group(1)) if m else None)]) from None
+        raise TemplateError(source, [Problem("toml", _("malformed TOML: {error}").format(error=e),
+                                             int(m.group(1)) if m else None)]) from None
     return data, _toml_lines(text)
 
 
@@ -429,11 +449,13 @@ def load_file(path: str | Path) -> Template:
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise InputError(f"file: cannot read {p}: {e.strerror}; check the path", "file") from None
+        raise InputError(_("file: cannot read {path}: {error}; check the path").format(path=p, error=e.strerror),
+                         "file") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"file: {p} is not UTF-8 (byte {e.start}); save it as UTF-8", "file") from None
+        raise InputError(_("file: {path} is not UTF-8 (byte {byte}); save it as UTF-8").format(path=p, byte=e.start),
+                         "file") from None
     fmt = "json" if p.suffix.lower() == ".json" or text.lstrip().startswith("{") else "toml"
     data, lines = parse_text(text, fmt, source=p.name)
     return validate(data, lines, source=p.name)
@@ -568,7 +590,7 @@ def parse_answer(item: Item, raw: Any, lang: str = "en") -> Any:
             return "yes"
         if w in NO_WORDS:
             return "no"
-        raise InputError(f"{f}: answer yes, no or na (是/否/不适用), not {raw!r}", f)
+        raise InputError(_("{item}: answer yes, no or na (是/否/不适用), not {value!r}").format(item=f, value=raw), f)
     if item.type == "choice":
         opts = item.options or []
         s = str(raw).strip()
@@ -577,11 +599,11 @@ def parse_answer(item: Item, raw: Any, lang: str = "en") -> Any:
         for o in opts:
             if s == o.id or s == o.text.zh or s.lower() == o.text.en.lower():
                 return o.id
-        raise InputError(f"{f}: choose one of: " + ", ".join(f"{i} {o.id} ({o.text.get(lang)})"
-                                                            for i, o in enumerate(opts, 1)), f)
+        raise InputError(_("{item}: choose one of: {choices}").format(
+            item=f, choices=", ".join(f"{i} {o.id} ({o.text.get(lang)})" for i, o in enumerate(opts, 1))), f)
     if item.type == "number":
         if isinstance(raw, bool):
-            raise InputError(f"{f}: give a number", f)
+            raise InputError(_("{item}: give a number").format(item=f), f)
         if isinstance(raw, (int, float)):
             x = float(raw)
         else:
@@ -591,27 +613,29 @@ def parse_answer(item: Item, raw: Any, lang: str = "en") -> Any:
             try:
                 x = float(s)
             except ValueError:
-                raise InputError(f"{f}: {raw!r} is not a number; give e.g. 2" +
-                                 (f" ({item.unit})" if item.unit else ""), f) from None
+                msg = (_("{item}: {value!r} is not a number; give e.g. 2 ({unit})") if item.unit else
+                       _("{item}: {value!r} is not a number; give e.g. 2"))
+                raise InputError(msg.format(item=f, value=raw, unit=item.unit), f) from None
         if x != x or x in (float("inf"), float("-inf")):
-            raise InputError(f"{f}: give a finite number", f)
+            raise InputError(_("{item}: give a finite number").format(item=f), f)
         if item.min is not None and x < item.min or item.max is not None and x > item.max:
             lo = "" if item.min is None else f"{item.min:g}"
             hi = "" if item.max is None else f"{item.max:g}"
-            raise InputError(f"{f}: {x:g} is out of range; give a number from {lo or '…'} to {hi or '…'}"
-                             + (f" {item.unit}" if item.unit else ""), f)
+            msg = (_("{item}: {value} is out of range; give a number from {lo} to {hi} {unit}") if item.unit else
+                   _("{item}: {value} is out of range; give a number from {lo} to {hi}"))
+            raise InputError(msg.format(item=f, value=f"{x:g}", lo=lo or "…", hi=hi or "…", unit=item.unit), f)
         return int(x) if x.is_integer() else x
     if item.type == "text":
         s = str(raw).strip()
         if not s:
-            raise InputError(f"{f}: the answer must not be empty", f)
+            raise InputError(_("{item}: the answer must not be empty").format(item=f), f)
         if len(s) > 2000:
-            raise InputError(f"{f}: too long (at most 2000 characters)", f)
+            raise InputError(_("{item}: too long (at most {limit} characters)").format(item=f, limit=2000), f)
         return s
     # photo
     s = str(raw).strip()
     if not s:
-        raise InputError(f"{f}: give the path of a photo file", f)
+        raise InputError(_("{item}: give the path of a photo file").format(item=f), f)
     return s
 
 

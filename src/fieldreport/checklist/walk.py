@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
+from ..i18n import _
 from ..store import checklist_store as cs
 from . import builtin
 from .template import Item, Section, Template, outcome, parse_answer
@@ -115,7 +116,8 @@ class Walk:
         if note is not None:
             note = note.strip() or None
             if note and len(note) > 2000:
-                raise InputError(f"{st.item.id}: the note is too long (at most 2000 characters)", "note")
+                raise InputError(_("{item}: the note is too long (at most {limit} characters)").format(
+                    item=st.item.id, limit=2000), "note")
         if st.item.type == "photo" and value != "na":
             value = self._photo(value)
         ph = self._photo(photo) if photo else None
@@ -133,7 +135,7 @@ class Walk:
         st = self._step(item_id, allow_end=True)
         cur = self.answers.get(st.item.id)
         if cur is None:
-            raise InputError(f"{st.item.id}: answer the item first", st.item.id)
+            raise InputError(_("{item}: answer the item first").format(item=st.item.id), st.item.id)
         ph = self._photo(photo) if photo else cur["photo"]
         n = (note.strip() or None) if note is not None else cur["note"]
         if n == cur["note"] and ph == cur["photo"]:
@@ -143,8 +145,8 @@ class Walk:
     def skip(self) -> None:
         st = self.current()
         if st.item.required:
-            raise InputError(f"{st.item.id}: this item is required and cannot be skipped; answer na if it does not "
-                             f"apply", st.item.id)
+            raise InputError(_("{item}: this item is required and cannot be skipped; answer na if it does not "
+                               "apply").format(item=st.item.id), st.item.id)
         self._save(st, None, None, None)
         self.pos = st.index + 1
 
@@ -164,7 +166,7 @@ class Walk:
 
     def goto(self, n: int) -> None:
         if not 1 <= n <= self.total:
-            raise InputError(f"item: give a number from 1 to {self.total}", "item")
+            raise InputError(_("item: give a number from 1 to {total}").format(total=self.total), "item")
         self.pos = n - 1
 
     # ------------------------------------------------------------ internals
@@ -176,9 +178,8 @@ class Walk:
         for st in self.steps:
             if st.item.id == item_id:
                 return st
-        raise InputError(f"{item_id}: no such item in this inspection; "
-                         f"`fieldreport checklist template show {self.template.name} --json` lists the item ids",
-                         "item_id")
+        raise InputError(_("{item}: no such item in this inspection; `fieldreport checklist template show {template} "
+                           "--json` lists the item ids").format(item=item_id, template=self.template.name), "item_id")
 
     def _save(self, st: Step, value: Any, note: str | None, photo: dict[str, Any] | None) -> None:
         res = cs.save_answer(self.store, self.id, st.item.id, value, note=note, photo=photo)

@@ -99,7 +99,7 @@ def template_validate(file: str = typer.Argument(..., help=_("A template file (.
         tpl = load_file(file)
     except TemplateError as exc:
         for p in exc.problems:
-            sys.stderr.write(f"{Path(file).name}: {p}\n")
+            sys.stderr.write(_("{source}: {problem}").format(source=Path(file).name, problem=p) + "\n")
         sys.stderr.write(_("{n} problem(s) found").format(n=len(exc.problems)) + "\n")
         raise typer.Exit(int(ExitStatus.BAD_INPUT))
     except FieldReportError as exc:
@@ -237,7 +237,7 @@ def list_(
     e = env()
     try:
         if status and status not in ("in_progress", "finished"):
-            raise InputError("status: choose in_progress or finished", "status")
+            raise InputError(_("status: choose in_progress or finished"), "status")
         with e.store() as store:
             rows = cs.list_inspections(store, status=status)
     except FieldReportError as exc:

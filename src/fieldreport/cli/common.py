@@ -36,10 +36,11 @@ class Env:
 
     def store(self, *, create: bool = False):
         from ..errors import NotInitialised
+        from ..i18n import _
         from ..store import Store
 
         if not create and not self.paths.store.exists():
-            raise NotInitialised("no store yet: run `fieldreport init` first")
+            raise NotInitialised(_("no store yet: run `fieldreport init` first"))
         return Store.open(self.paths.store, create=create, key=passphrase_for(self.paths))
 
     def blobs(self):

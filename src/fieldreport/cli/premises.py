@@ -100,8 +100,8 @@ def list_(
         if type_:
             t = tx.resolve(tx.PREMISES_TYPES, type_)
             if t is None:
-                raise InputError(f"type: unknown premises type {type_!r}; choose one of: {' '.join(tx.PREMISES_TYPES)}",
-                                 "type")
+                raise InputError(_("type: unknown premises type {value!r}; choose one of: {choices}").format(
+                    value=type_, choices=" ".join(tx.PREMISES_TYPES)), "type")
         with e.store() as store:
             rows = cs.list_premises(store, type_=t, search=search)
     except FieldReportError as exc:
@@ -207,7 +207,7 @@ def due(
     e = env()
     try:
         if days < 0:
-            raise InputError("days: must be 0 or more", "days")
+            raise InputError(_("days: must be 0 or more"), "days")
         with e.store() as store:
             res = pm.due(store, within_days=days)
     except FieldReportError as exc:

@@ -9,12 +9,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..i18n import _
+from ..i18n import N_, _
 
 console = Console()
 err = Console(stderr=True)
 
-_PHASES = {"push": "Sending reports", "pull": "Fetching the station's decisions", "photos": "Sending photos"}
+# translated where shown (the language is chosen at run time, after this module is imported)
+_PHASES = {"push": N_("Sending reports"), "pull": N_("Fetching the station's decisions"), "photos": N_("Sending photos")}
 
 
 class BarProgress:

@@ -143,10 +143,11 @@ def list_(
         if status:
             st = tx.resolve(tx.STATUSES, status)
             if st is None:
-                raise InputError(f"status: unknown status {status!r}; choose one of: {' '.join(tx.STATUSES)}", "status")
+                raise InputError(_("status: unknown status {status!r}; choose one of: {choices}").format(
+                    status=status, choices=" ".join(tx.STATUSES)), "status")
         since_iso = reports.parse_since(since) if since else None
         if limit < 0:
-            raise InputError("limit: must be 0 or more", "limit")
+            raise InputError(_("limit: must be 0 or more"), "limit")
         with e.store() as store:
             rows = store.list_reports(kind=k, status=st, level=lv, since=since_iso, unsynced=unsynced, search=search,
                                       archived=None if archived else False, limit=limit or None)
@@ -171,7 +172,9 @@ def _code(field, value):
         return None
     code = tx.resolve_field(field, value)
     if code is None:
-        raise InputError(f"{field}: unknown {field} {value!r}; choose one of: {' '.join(tx.codes(field, 'hazard') if field == 'level' else tx.codes(field))}", field)
+        choices = tx.codes(field, "hazard") if field == "level" else tx.codes(field)
+        raise InputError(_("{field}: unknown {field} {value!r}; choose one of: {choices}").format(
+            field=field, value=value, choices=" ".join(choices)), field)
     return code
 
 

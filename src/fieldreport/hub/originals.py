@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InputError
+from ..i18n import _
 
 
 def request_original(ref: str, *, photo: str | None = None, data: str | None = None,
@@ -26,13 +27,13 @@ def request_original(ref: str, *, photo: str | None = None, data: str | None = N
         rep = store.station().report(ref)
         shas = list(dict.fromkeys(p["sha256"] for p in rep.get("photos") or []))
         if not shas:
-            raise InputError(f"ref: report {rep['case_code']} has no photos", "ref")
+            raise InputError(_("ref: report {ref} has no photos").format(ref=rep["case_code"]), "ref")
         if photo:
             want = photo.strip().lower()
             shas = [s for s in shas if s.startswith(want)]
             if not shas:
-                raise InputError(f"photo: no photo of {rep['case_code']} has a hash starting {want!r}; "
-                                 f"`fieldreport hub show {rep['case_code']} --json` lists them", "photo")
+                raise InputError(_("photo: no photo of {ref} has a hash starting {prefix!r}; `fieldreport hub show {ref} "
+                                   "--json` lists them").format(ref=rep["case_code"], prefix=want), "photo")
         missing = HubBlobs(cfg.blobs_dir).missing(shas)
         changes = [{"type": "blob.request_original", "entity": rep["id"], "payload": {"sha256": s},
                     "device_id": rep["device_id"], "officer_id": None} for s in missing]

@@ -506,9 +506,9 @@ def _connect(path: Path, key: str | None = None) -> sqlite3.Connection:
 def _translate(e: sqlite3.Error, path: Path) -> Exception:
     msg = str(e)
     if "locked" in msg or "busy" in msg:
-        return StoreLocked(f"the store {path} is locked by another fieldreport process (waited "
-                           f"{_busy_ms() // 1000} s); try again when it has finished")
+        return StoreLocked(_("the store {path} is locked by another fieldreport process (waited {seconds} s); try "
+                             "again when it has finished").format(path=path, seconds=_busy_ms() // 1000))
     if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
-        return StoreCorrupt(f"the store {path} is damaged ({msg}); nothing was changed — restore it from a "
-                            f"backup or run `fieldreport doctor`")
+        return StoreCorrupt(_("the store {path} is damaged ({msg}); nothing was changed — restore it from a backup or "
+                              "run `fieldreport doctor`").format(path=path, msg=msg))
     return StoreCorrupt(_("store error on {path}: {msg}").format(path=path, msg=msg))

@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import ids
 from ..errors import InputError, NotFound
+from ..i18n import _
 from . import id_prefix_matches, like_pattern
 
 PREMISES_FIELDS = ("name", "type", "address", "area", "grid", "contact", "phone", "licence", "risk",
@@ -77,10 +78,10 @@ def update_premises(store, pid: str, changes: dict[str, Any]) -> list[dict[str, 
     with store.write() as c:
         cur = _one(c, "SELECT * FROM premises WHERE id = ?", (pid,))
         if cur is None:
-            raise NotFound(f"no premises {pid}")
+            raise NotFound(_("no premises {pid}").format(pid=pid))
         for field, new in changes.items():
             if field not in PREMISES_FIELDS:
-                raise InputError(f"{field}: cannot be changed", field)
+                raise InputError(_("{field}: cannot be changed").format(field=field), field)
             if cur[field] == new:
                 continue
             c.execute(f"UPDATE premises SET {field} = ?, updated_at = ? WHERE id = ?", (new, ts, pid))
@@ -110,7 +111,7 @@ def upsert_premises_in(store, c: sqlite3.Connection, fields: dict[str, Any]) -> 
 def premises(store, pid: str) -> dict[str, Any]:
     row = _one(store.conn, "SELECT * FROM premises WHERE id = ?", (pid,))
     if row is None:
-        raise NotFound(f"no premises {pid}")
+        raise NotFound(_("no premises {pid}").format(pid=pid))
     row.update(_last_inspection(store.conn, pid))
     return row
 
@@ -129,7 +130,7 @@ def resolve_premises(store, ref: str) -> str:
     """The premises id for ``P-0001`` / ``p1`` / ``1``, an id prefix, or an exact unique name."""
     r = (ref or "").strip()
     if not r:
-        raise InputError("premises: give a premises reference such as P-0001, an id prefix or its name", "premises")
+        raise InputError(_("premises: give a premises reference such as P-0001, an id prefix or its name"), "premises")
     c = store.conn
     cand = r.upper().removeprefix("P-").removeprefix("P")
     if cand.isdigit():
@@ -143,12 +144,13 @@ def resolve_premises(store, ref: str) -> str:
     if len(rows) == 1:
         return rows[0][0]
     if len(rows) > 1:
-        raise InputError(f"premises: more than one premises is named {r!r}; give its ref (P-0001)", "premises")
+        raise InputError(_("premises: more than one premises is named {name!r}; give its ref (P-0001)").format(name=r),
+                         "premises")
     if len(r) >= 4:
         rows = id_prefix_matches(c, "premises", r)
         if len(rows) == 1:
             return rows[0]
-    raise NotFound(f"no premises matches {r!r}; `fieldreport premises list` shows them")
+    raise NotFound(_("no premises matches {r!r}; `fieldreport premises list` shows them").format(r=r))
 
 
 def list_premises(store, *, type_: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
@@ -184,8 +186,9 @@ def store_template_in(c: sqlite3.Connection, body: dict[str, Any], source: str) 
     if row:
         if json.loads(row[0]) == body:
             return "unchanged"
-        raise InputError(f"version: template {body['name']} version {body['version']} already exists with other "
-                         f"content; give the new one version {latest_version_in(c, body['name']) + 1}", "version")
+        raise InputError(_("version: template {name} version {version} already exists with other content; give the "
+                           "new one version {next}").format(name=body["name"], version=body["version"],
+                                                            next=latest_version_in(c, body["name"]) + 1), "version")
     c.execute("INSERT INTO checklist_templates (name, version, premises_type, body, source, stored_at) "
               "VALUES (?,?,?,?,?,?)", (body["name"], body["version"], body["premises_type"], text, source, ids.now_iso()))
     return "stored"
@@ -252,7 +255,7 @@ def inspection(store, iid: str) -> dict[str, Any]:
     r = _one(store.conn, "SELECT i.*, p.name AS premises_name, p.ref AS premises_ref FROM inspections i "
                          "JOIN premises p ON p.id = i.premises_id WHERE i.id = ?", (iid,))
     if r is None:
-        raise NotFound(f"no inspection {iid}")
+        raise NotFound(_("no inspection {iid}").format(iid=iid))
     r = _inspection_row(r)
     r["answered"] = store.conn.execute("SELECT count(*) FROM inspection_answers WHERE inspection_id = ?",
                                        (iid,)).fetchone()[0]
@@ -270,7 +273,7 @@ def resolve_inspection(store, ref: str) -> str:
         rows = id_prefix_matches(store.conn, "inspections", r)
         if len(rows) == 1:
             return rows[0]
-    raise NotFound(f"no inspection matches {r!r}; `fieldreport checklist list` shows them")
+    raise NotFound(_("no inspection matches {r!r}; `fieldreport checklist list` shows them").format(r=r))
 
 
 def list_inspections(store, *, status: str | None = None, premises_id: str | None = None) -> list[dict[str, Any]]:
@@ -314,9 +317,10 @@ def save_answer(store, iid: str, item_id: str, answer: Any, *, note: str | None 
     with store.write() as c:
         st = c.execute("SELECT status FROM inspections WHERE id = ?", (iid,)).fetchone()
         if st is None:
-            raise NotFound(f"no inspection {iid}")
+            raise NotFound(_("no inspection {iid}").format(iid=iid))
         if st[0] != "in_progress":
-            raise InputError(f"inspection: it is {st[0]}; answers can no longer change", "inspection")
+            raise InputError(_("inspection: it is {status}; answers can no longer change").format(status=st[0]),
+                             "inspection")
         if photo:
             c.execute("INSERT INTO blobs (sha256, size, mime, created_at) VALUES (?,?,?,?) "
                       "ON CONFLICT(sha256) DO NOTHING", (photo["sha256"], photo["size"], photo["mime"], ts))
@@ -335,9 +339,9 @@ def finish_inspection(store, iid: str, summary: dict[str, Any]) -> dict[str, Any
     with store.write() as c:
         st = c.execute("SELECT status FROM inspections WHERE id = ?", (iid,)).fetchone()
         if st is None:
-            raise NotFound(f"no inspection {iid}")
+            raise NotFound(_("no inspection {iid}").format(iid=iid))
         if st[0] != "in_progress":
-            raise InputError(f"inspection: it is already {st[0]}", "inspection")
+            raise InputError(_("inspection: it is already {status}").format(status=st[0]), "inspection")
         c.execute("UPDATE inspections SET status = 'finished', finished_at = ?, summary = ? WHERE id = ?",
                   (ts, _dumps(summary), iid))
         op = store.append_op(c, "inspection.finish", iid, {"finished_at": ts, "summary": summary}, ts)

@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 from ..crashpoints import crash_point
+from ..i18n import _
 
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 _PLAIN_HEADER = b"SQLite format 3\x00"
@@ -26,8 +27,8 @@ def _mod():
     except ImportError:  # pragma: no cover — installed with fieldreport on Linux x86_64
         from ..errors import FieldReportError
 
-        raise FieldReportError("this store is encrypted but SQLCipher (the sqlcipher3-binary package) is not "
-                               "installed: pip install sqlcipher3-binary") from None
+        raise FieldReportError(_("this store is encrypted but SQLCipher (the sqlcipher3-binary package) is not "
+                                 "installed: pip install sqlcipher3-binary")) from None
     return cipher
 
 
@@ -280,7 +281,8 @@ def convert(path: Path, *, old_key: str | None, new_key: str | None, timeout: fl
             chk.close()
         if ok != "ok" or after != before:
             tmp.unlink(missing_ok=True)
-            raise sqlite3.DatabaseError(f"the converted copy did not verify ({ok}); the store is unchanged")
+            raise sqlite3.DatabaseError(_("the converted copy did not verify ({result}); the store is unchanged").format(
+                result=ok))
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)

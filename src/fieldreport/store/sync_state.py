@@ -21,6 +21,7 @@ from typing import Any, Callable
 from .. import ids
 from ..canon import canonical
 from ..errors import InputError, NotFound
+from ..i18n import _
 
 ANSWERED = ("acked", "rejected", "conflict")
 _STATE_OF = {"applied": "acked", "duplicate": "acked", "rejected": "rejected", "conflict": "conflict"}
@@ -411,10 +412,10 @@ def outbox_entries(store, states: tuple[str, ...], limit: int = 200) -> list[dic
 def _dead(c: sqlite3.Connection, seq: int) -> tuple:
     row = c.execute("SELECT seq, op_id, type, entity, payload, state, result FROM outbox WHERE seq = ?", (seq,)).fetchone()
     if row is None:
-        raise NotFound(f"no outbox entry {seq}; `fieldreport outbox` lists them")
+        raise NotFound(_("no outbox entry {seq}; `fieldreport outbox` lists them").format(seq=seq))
     if row[5] not in ("rejected", "conflict"):
-        raise InputError(f"seq: entry {seq} is {row[5]}, not rejected or in conflict; only dead letters can be "
-                         f"resubmitted or discarded", "seq")
+        raise InputError(_("seq: entry {seq} is {state}, not rejected or in conflict; only dead letters can be "
+                           "resubmitted or discarded").format(seq=seq, state=row[5]), "seq")
     return row
 
 
@@ -445,8 +446,8 @@ def resubmit(store, seq: int, fixes: dict[str, Any]) -> dict[str, Any]:
         else:
             unknown = []
         if unknown:
-            raise InputError(f"set: {', '.join(unknown)} is not part of a {type_} entry; fix one of its fields: "
-                             f"{', '.join(sorted(payload))}", "set")
+            raise InputError(_("set: {fields} is not part of a {type} entry; fix one of its fields: {choices}").format(
+                fields=", ".join(unknown), type=type_, choices=", ".join(sorted(payload))), "set")
         payload.update(fixes)
         if type_ == "report.create":
             for k, v in fixes.items():

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -51,6 +51,27 @@ def normalise_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
+T = TypeVar("T")
+_PENDING = object()
+
+
+
+class _Queued:
+    """One write waiting for (or run by) a group commit."""
+
+    __slots__ = ("fn", "done", "result", "error")
+
+    def __init__(self, fn: Callable[[sa.Connection], Any]):
+        self.fn, self.done = fn, threading.Event()
+        self.result: Any = _PENDING
+        self.error: BaseException | None = None
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
 class HubStore:
     """Open with :meth:`open` (``create=True`` makes the tables and the epoch)."""
 
@@ -60,6 +81,8 @@ class HubStore:
         self._wlock = threading.Lock()
         self._flock_fd: int | None = None  # SQLite: the writers' lock file, shared by every process
         self._wconn: sa.Connection | None = None  # SQLite: the one connection writes go through
+        self._gmu = threading.Lock()  # guards _queue: the writes waiting for a group commit
+        self._queue: list[_Queued] = []
         self._epoch: str | None = None
         self._prefix: str | None = None
 
@@ -124,6 +147,16 @@ class HubStore:
         if not self._wlock.acquire(timeout=BUSY_MS / 1000):
             raise HubBusy("the hub database is busy; try again")
         try:
+            with self._sqlite_tx() as conn:
+                yield conn
+        finally:
+            self._wlock.release()
+
+    @contextmanager
+    def _sqlite_tx(self) -> Iterator[sa.Connection]:
+        """The SQLite write transaction, for a caller holding ``_wlock``: the writers' lock
+        file, then BEGIN IMMEDIATE on the kept connection."""
+        try:
             self._file_lock()
             if self._wconn is None or self._wconn.closed or self._wconn.invalidated:
                 self._wconn = self.engine.connect().execution_options(fr_write=True)
@@ -139,7 +172,63 @@ class HubStore:
         finally:
             if self._flock_fd is not None:
                 fcntl.flock(self._flock_fd, fcntl.LOCK_UN)
+
+    def write_grouped(self, fn: Callable[[sa.Connection], T]) -> T:
+        """``fn(conn)`` inside a write transaction, and its result once that has committed.
+
+        SQLite (group commit): the writes that queued up while another was running go into one
+        transaction together, each in its own savepoint, so they share one commit — one fsync
+        of the WAL instead of one each, which is most of a push's time under the write lock.
+        One that raises is rolled back to its savepoint and raises in its own caller; the
+        others commit. Whoever takes the lock first runs everything waiting; a caller whose
+        write was run by another returns its outcome. Nothing returns before its commit.
+        PostgreSQL: a plain :meth:`write` (concurrent writers commit on their own)."""
+        if not self.sqlite:
+            with self.write() as c:
+                return fn(c)
+        mine = _Queued(fn)
+        with self._gmu:
+            self._queue.append(mine)
+        if not self._wlock.acquire(timeout=BUSY_MS / 1000):
+            with self._gmu:
+                if mine in self._queue:  # never started: refusing it loses nothing
+                    self._queue.remove(mine)
+                    raise HubBusy("the hub database is busy; try again")
+            mine.done.wait()  # a writer holding the lock took it along: its outcome is ours
+            return mine.outcome()
+        try:
+            if not mine.done.is_set():
+                self._run_group()
+        finally:
             self._wlock.release()
+        return mine.outcome()
+
+    def _run_group(self) -> None:
+        """Run every queued write in one transaction. The queue is taken once the writers'
+        lock file is held, so what arrived while waiting for another process goes along."""
+        group: list[_Queued] = []
+        try:
+            with self._sqlite_tx() as c:
+                with self._gmu:
+                    group, self._queue = self._queue, []
+                for q in group:
+                    sp = c.begin_nested()
+                    try:
+                        q.result = q.fn(c)
+                        sp.commit()
+                    except Exception as e:  # noqa: BLE001 — raised again in its own caller
+                        sp.rollback()
+                        q.error = _busy_or_raise(e) if isinstance(e, sa.exc.OperationalError) else e
+        except BaseException as e:  # the transaction itself failed: nothing of the group committed
+            for q in group:
+                q.result, q.error = None, q.error or e
+            if not isinstance(e, Exception):
+                raise
+        finally:
+            for q in group:
+                if q.error is None and q.result is _PENDING:
+                    q.error = HubBusy("the hub database is busy; try again")
+                q.done.set()
 
     @staticmethod
     @contextmanager

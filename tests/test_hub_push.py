@@ -66,6 +66,31 @@ def test_acked_through_stops_at_a_gap_and_moves_when_it_is_filled(any_hub):
     assert any_hub.store.acked_through(dev.device_id) == 3
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_acked_through_is_the_longest_run_held_whatever_the_order_of_pushes(hub, seed):
+    """Batches of a log pushed in a random order, some twice, some overlapping: after each,
+    acked_through is the last seq of the longest unbroken run from 1 that the hub holds."""
+    import random
+
+    rnd = random.Random(seed)
+    dev = hub.device()
+    ops = [dev.create() for _ in range(40)]
+    held: set[int] = set()
+    for _ in range(12):
+        lo = rnd.randrange(40)
+        part = ops[lo:lo + rnd.randint(1, 8)]
+        if rnd.random() < 0.3:
+            part = rnd.sample(part, len(part))
+        res = dev.push(part)
+        held |= {op["seq"] for op in part}
+        run = 0
+        while run + 1 in held:
+            run += 1
+        assert res["acked_through"] == run, (seed, sorted(held))
+    res = dev.push(ops)
+    assert res["acked_through"] == 40
+
+
 def test_status_moves_conflicts_and_illegal_moves(any_hub):
     dev = any_hub.device()
     c = dev.create()

@@ -34,14 +34,15 @@ def push(store, device: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, 
         if op["device_id"] != dev_id:
             raise Forbidden(f"operation {op['op_id']} carries device {op['device_id']}, not this device's id",
                             "device_id")
-    pre = _precheck(ops)  # outside the write lock: other batches' SQL runs meanwhile
+    now = ids.utc_now_iso()
+    pre = _precheck(ops, device, now)  # outside the write lock: other batches' SQL runs meanwhile
     try:
-        return _push(store, device, ops, pre, isolate=False)
+        return _push(store, device, ops, pre, now, isolate=False)
     except (HubError, sa.exc.OperationalError, sa.exc.InterfaceError):
         raise  # busy, refused, or the database is gone: nothing to isolate
     except Exception as e:  # noqa: BLE001 — one operation the hub cannot apply must not wedge the queue
         log.error("push from %s failed (%s); applying its operations one by one", dev_id, type(e).__name__)
-        return _push(store, device, ops, pre, isolate=True)
+        return _push(store, device, ops, pre, now, isolate=True)
 
 
 def hash_of(op: dict[str, Any]) -> str:
@@ -62,11 +63,24 @@ def hash_of(op: dict[str, Any]) -> str:
     return op_hash(op)
 
 
-def _precheck(ops: list[dict[str, Any]]) -> dict[int, tuple[str, Any, str]]:
-    """What can be worked out of each operation alone, before the transaction: its hash, for a
-    report.create the checked fields (or the Reject, or the error, to raise in its place), and
-    its payload as stored — pure functions, no database. Keyed by ``id(op)``."""
-    pre: dict[int, tuple[str, Any, str]] = {}
+class _Pre:
+    """What was worked out of one operation alone, before the transaction: its hash, for a
+    report.create its checked fields (or the Reject or error to raise in its place), its
+    payload as stored, and — for a valid report.create — its ``reports`` row and ``ops`` row
+    as the lock will write them but for the case code, status and answer."""
+
+    __slots__ = ("hash", "checked", "payload", "report_row", "ops_row")
+
+    def __init__(self, hash_: str, checked: Any, payload: str):
+        self.hash, self.checked, self.payload = hash_, checked, payload
+        self.report_row: list | None = None
+        self.ops_row: list | None = None
+
+
+def _precheck(ops: list[dict[str, Any]], device: dict[str, Any], now: str) -> dict[int, _Pre]:
+    """Each operation's :class:`_Pre` — pure functions, no database; keyed by ``id(op)``. The
+    more is done here, the less is done under the write lock, where batches take turns."""
+    pre: dict[int, _Pre] = {}
     for op in ops:
         checked: Any = None
         if op["type"] == "report.create":
@@ -75,40 +89,76 @@ def _precheck(ops: list[dict[str, Any]]) -> dict[int, tuple[str, Any, str]]:
                 checked = rules.check_report_create(op["payload"])
             except Exception as e:  # noqa: BLE001 — raised again where the operation is applied
                 checked = e
-        pre[id(op)] = (hash_of(op), checked, dumps(op["payload"]))
+        p = pre[id(op)] = _Pre(hash_of(op), checked, dumps(op["payload"]))
+        p.ops_row = list(_OPS_GET({
+            "op_id": op["op_id"], "device_id": op["device_id"], "seq": op["seq"], "clock": op["clock"],
+            "ts": op["ts"], "type": op["type"], "entity": op["entity"], "payload": p.payload,
+            "prev_hash": op.get("prev_hash"), "hash": op.get("hash") or p.hash, "received_at": now,
+            "status": None, "result": None}))
+        if type(checked) is dict:
+            p.report_row = list(_REPORTS_GET(_report_row(op, checked, device, now)))
     return pre
 
 
-def _push(store, device: dict[str, Any], ops: list[dict[str, Any]], pre: dict[int, tuple[str, Any, str]], *,
+def _report_row(op: dict[str, Any], f: dict[str, Any], device: dict[str, Any], now: str) -> dict[str, Any]:
+    """A report.create's ``reports`` row (``case_code`` still None)."""
+    return {
+        "id": op["entity"], "case_code": None, "ref": f.get("ref"), "device_id": op["device_id"],
+        "officer_id": device["officer_id"], "area": device["area"], "kind": f["kind"],
+        "category": f.get("category"), "level": f.get("level"), "title": f["title"],
+        "details": f.get("details") or "", "place": f.get("place") or "", "lat": f.get("lat"), "lon": f.get("lon"),
+        "premises_id": f.get("premises_id"), "inspection_id": f.get("inspection_id"), "item_id": f.get("item_id"),
+        "location_source": f.get("location_source"), "dept": f.get("dept"), "deadline": f.get("deadline"),
+        "status": f["status"], "assigned_to": None,
+        "archived": False, "author": f.get("author"), "created_at": f.get("created_at"), "received_at": now,
+        "updated_at": now}
+
+
+def _push(store, device: dict[str, Any], ops: list[dict[str, Any]], pre: dict[int, _Pre], now: str, *,
           isolate: bool) -> dict[str, Any]:
-    """One transaction. With ``isolate`` every operation runs in its own savepoint, and one
-    that raises is answered ``rejected`` (recorded, so it shows in the laptop's dead letters)."""
+    """One transaction (on SQLite shared with the pushes waiting beside it: group commit)."""
+    return store.write_grouped(lambda c: _apply(store, c, device, ops, pre, now, isolate=isolate))
+
+
+def _apply(store, c: sa.Connection, device: dict[str, Any], ops: list[dict[str, Any]],
+           pre: dict[int, _Pre], now: str, *, isolate: bool) -> dict[str, Any]:
+    """The batch, inside the caller's transaction. With ``isolate`` every operation runs in its
+    own savepoint, and one that raises is answered ``rejected`` (recorded, so it shows in the
+    laptop's dead letters)."""
     dev_id = device["device_id"]
-    with store.write() as c:
-        locked = c.execute(sa.select(t.devices.c.acked_through).where(t.devices.c.device_id == dev_id)
-                           .with_for_update()).first()
-        if locked is None:
-            raise Forbidden("this device is not enrolled", "device_id")
-        batch = _Batch(store, c, device, ops, pre)
-        out: list[dict[str, Any]] = [{}] * len(ops)
-        # in seq order; a second copy of an op_id in the batch finds the first held: a duplicate
-        for i in sorted(range(len(ops)), key=lambda i: ops[i]["seq"]):
-            out[i] = batch.one_isolated(ops[i]) if isolate else batch.one(ops[i])
-        batch.flush()
-        acked = _advance(c, dev_id, int(locked.acked_through))
-        store.emit(c, batch.changes)
+    locked = c.execute(sa.select(t.devices.c.acked_through).where(t.devices.c.device_id == dev_id)
+                       .with_for_update()).first()
+    if locked is None:
+        raise Forbidden("this device is not enrolled", "device_id")
+    batch = _Batch(store, c, device, ops, pre, now)
+    out: list[dict[str, Any]] = [{}] * len(ops)
+    # in seq order; a second copy of an op_id in the batch finds the first held: a duplicate
+    for i in sorted(range(len(ops)), key=lambda i: ops[i]["seq"]):
+        out[i] = batch.one_isolated(ops[i]) if isolate else batch.one(ops[i])
+    batch.flush()
+    acked = _advance(c, dev_id, int(locked.acked_through), batch)
+    store.emit(c, batch.changes)
     return {"acked_through": acked, "chain_ok": batch.chain_ok, "results": out}
 
 
-def _advance(c: sa.Connection, dev_id: str, acked: int) -> int:
-    """Move the device's ``acked_through`` over every consecutive seq the hub now holds."""
-    seqs = c.execute(sa.select(t.ops.c.seq).where(t.ops.c.device_id == dev_id, t.ops.c.seq > acked)
-                     .order_by(t.ops.c.seq)).scalars()
+def _advance(c: sa.Connection, dev_id: str, acked: int, batch: "_Batch | None" = None) -> int:
+    """Move the device's ``acked_through`` over every consecutive seq the hub now holds. The
+    batch knows every seq held in its own range (read up front, plus what it recorded), so
+    only the seqs past that range are read — none, as a rule."""
     new = acked
-    for s in seqs:
-        if s != new + 1:
-            break
-        new = s
+    if batch is not None and batch.seq_range and acked >= batch.seq_range[0] - 1:
+        hi, held = batch.seq_range[1], batch.seq_owner
+        while new < hi and new + 1 in held:
+            new += 1
+        start = new if new == hi else None
+    else:
+        start = acked
+    if start is not None:
+        for s in c.execute(sa.select(t.ops.c.seq).where(t.ops.c.device_id == dev_id, t.ops.c.seq > start)
+                           .order_by(t.ops.c.seq)).scalars():
+            if s != new + 1:
+                break
+            new = s
     c.execute(_SET_ACKED, {"b_dev": dev_id, "acked_through": new, "last_seen_at": ids.utc_now_iso()})
     return new
 
@@ -135,6 +185,9 @@ _FLUSH_ORDER = (t.reports, t.parties, t.photos, t.notes, t.premises, t.inspectio
 # that turns a row into the tuple to insert
 _COLS = {tbl: (cols, operator.itemgetter(*cols)) for tbl in _FLUSH_ORDER
          for cols in [tuple(col.name for col in tbl.columns if not (tbl is t.history and col.name == "id"))]}
+_REPORTS_GET, _OPS_GET = _COLS[t.reports][1], _COLS[t.ops][1]
+_REPORTS_AT = {name: i for i, name in enumerate(_COLS[t.reports][0])}
+_OPS_AT = {name: i for i, name in enumerate(_COLS[t.ops][0])}
 
 
 class _Batch:
@@ -144,15 +197,17 @@ class _Batch:
     needs them, and at the end."""
 
     def __init__(self, store, c: sa.Connection, device: dict[str, Any], ops: list[dict[str, Any]],
-                 pre: dict[int, tuple[str, Any, str]] | None = None):
+                 pre: dict[int, _Pre] | None = None, now: str | None = None):
         self.store, self.c, self.device = store, c, device
         self.pre = pre or {}
         self.changes: list[dict[str, Any]] = []
-        self.rows: dict[Any, list[dict[str, Any]]] = {tbl: [] for tbl in _FLUSH_ORDER}
+        self.rows: dict[Any, list[Any]] = {tbl: [] for tbl in _FLUSH_ORDER}  # each row in _COLS order
         self.chain_ok = True
-        self.now = ids.utc_now_iso()
+        self.now = now or ids.utc_now_iso()
+        self.prepared: _Pre | None = None  # the _Pre of the operation being applied
         self.held: dict[str, tuple[str, dict]] = {}
         self.seq_owner: dict[int, str] = {}
+        self.seq_range: tuple[int, int] | None = None
         self.hash_at: dict[int, str] = {}
         self.exists: set[tuple[str, str]] = set()   # (kind, id) of reports, premises, inspections
         self.reps: dict[str, SimpleNamespace] = {}  # the reports the batch touches, as the batch leaves them
@@ -183,6 +238,7 @@ class _Batch:
                                                list({op["op_id"] for op in ops})):
             self.held[op_id] = (status, loads(result))
         lo, hi = min(op["seq"] for op in ops) - 1, max(op["seq"] for op in ops)
+        self.seq_range = (lo + 1, hi)  # seq_owner holds every seq the hub has in lo..hi
         for r in c.execute(sa.select(t.ops.c.seq, t.ops.c.op_id, t.ops.c.hash)
                            .where(t.ops.c.device_id == dev, t.ops.c.seq >= lo, t.ops.c.seq <= hi)):
             self.seq_owner[r.seq], self.hash_at[r.seq] = r.op_id, r.hash
@@ -201,7 +257,7 @@ class _Batch:
             self.exists.update((kind, r[0]) for r in select_in(c, tbl, ("id",), "id", list(creates.get(kind, ()))))
 
     def add(self, tbl, row: dict[str, Any]) -> None:
-        self.rows[tbl].append(row)
+        self.rows[tbl].append(_COLS[tbl][1](row))
 
     def flush(self) -> None:
         for name, n in self.case_next.items():
@@ -211,8 +267,7 @@ class _Batch:
         for tbl in _FLUSH_ORDER:
             rows = self.rows[tbl]
             if rows:
-                cols, get = _COLS[tbl]
-                insert_rows(self.c, tbl, cols, list(map(get, rows)))
+                insert_rows(self.c, tbl, _COLS[tbl][0], rows)
                 self.rows[tbl] = []
 
     # ------------------------------------------------------------------ one operation
@@ -230,7 +285,9 @@ class _Batch:
             return {**base, "status": "rejected", "field": "seq",
                     "reason": f"seq {op['seq']} is already held for operation {other}; the laptop's log was "
                               f"rewritten (restore of an old copy?) — run `fieldreport doctor`"}
-        computed, self.checked, _ = self.pre.get(id(op)) or (op_hash(op), None, None)
+        p = self.pre.get(id(op))
+        computed, self.checked = (p.hash, p.checked) if p is not None else (op_hash(op), None)
+        self.prepared = p
         claimed = op.get("hash") or computed
         chain = self._chain(op)
         try:
@@ -248,12 +305,18 @@ class _Batch:
 
     def _record(self, op: dict[str, Any], claimed: str, res: dict[str, Any]) -> None:
         """The operation and its answer, into the ledger (``ops``) and the batch's view of it."""
-        self.add(t.ops, {
-            "op_id": op["op_id"], "device_id": op["device_id"], "seq": op["seq"], "clock": op["clock"], "ts": op["ts"],
-            "type": op["type"], "entity": op["entity"],
-            "payload": self.pre[id(op)][2] if id(op) in self.pre else dumps(op["payload"]),
-            "prev_hash": op.get("prev_hash"), "hash": claimed, "received_at": self.now, "status": res["status"],
-            "result": dumps(res)})
+        p = self.pre.get(id(op))
+        if p is not None and p.ops_row[_OPS_AT["hash"]] == claimed:
+            row = p.ops_row.copy()  # copied: an isolated retry records the same operation again
+            row[_OPS_AT["status"]], row[_OPS_AT["result"]] = res["status"], dumps(res)
+            self.rows[t.ops].append(row)
+        else:
+            self.add(t.ops, {
+                "op_id": op["op_id"], "device_id": op["device_id"], "seq": op["seq"], "clock": op["clock"],
+                "ts": op["ts"], "type": op["type"], "entity": op["entity"],
+                "payload": p.payload if p is not None else dumps(op["payload"]),
+                "prev_hash": op.get("prev_hash"), "hash": claimed, "received_at": self.now, "status": res["status"],
+                "result": dumps(res)})
         self.held[op["op_id"]] = (res["status"], res)
         self.seq_owner[op["seq"]], self.hash_at[op["seq"]] = op["op_id"], claimed
 
@@ -263,7 +326,8 @@ class _Batch:
         personal data)."""
         key = (op["type"].partition(".")[0], op["entity"])
         rep = self.reps.get(op["entity"])
-        rep = dict(rep if type(rep) is dict else vars(rep)) if rep is not None else None
+        rep = (dict(zip(_COLS[t.reports][0], rep)) if type(rep) is list else dict(vars(rep))) \
+            if rep is not None else None
         saved = (key in self.exists, dict(self.case_next), dict(self.case_written), len(self.changes),
                  self.chain_ok, rep)
         sp = self.c.begin_nested()
@@ -321,9 +385,9 @@ class _Batch:
 
     # ------------------------------------------------------------------ reports
     def _report(self, op: dict[str, Any]):
-        rep = self.reps.get(op["entity"])  # read (and locked) up front, or made by this batch
-        if type(rep) is dict:
-            rep = self.reps[op["entity"]] = SimpleNamespace(**rep)
+        rep = self.reps.get(op["entity"])  # read (and locked) up front, or made by this batch (a row)
+        if type(rep) is list:
+            rep = self.reps[op["entity"]] = SimpleNamespace(**dict(zip(_COLS[t.reports][0], rep)))
         if rep is None:
             raise Reject("entity", f"entity: the hub holds no report {op['entity']} (was its report.create rejected?)")
         if rep.area != self.device["area"] and rep.officer_id != self.device["officer_id"] \
@@ -354,17 +418,13 @@ class _Batch:
         self._created(op, "report")
         code = self._case_code()
         rid = op["entity"]
-        row = {
-            "id": rid, "case_code": code, "ref": f.get("ref"), "device_id": op["device_id"],
-            "officer_id": self.device["officer_id"], "area": self.device["area"], "kind": f["kind"],
-            "category": f.get("category"), "level": f.get("level"), "title": f["title"],
-            "details": f.get("details") or "", "place": f.get("place") or "", "lat": f.get("lat"), "lon": f.get("lon"),
-            "premises_id": f.get("premises_id"), "inspection_id": f.get("inspection_id"), "item_id": f.get("item_id"),
-            "location_source": f.get("location_source"), "dept": f.get("dept"), "deadline": f.get("deadline"),
-            "status": f["status"], "assigned_to": None,
-            "archived": False, "author": f.get("author"), "created_at": f.get("created_at"), "received_at": self.now,
-            "updated_at": self.now}
-        self.add(t.reports, row)
+        p = self.prepared
+        if p is not None and p.report_row is not None:
+            row = p.report_row.copy()
+        else:
+            row = list(_REPORTS_GET(_report_row(op, f, self.device, self.now)))
+        row[_REPORTS_AT["case_code"]] = code
+        self.rows[t.reports].append(row)
         self.reps[rid] = row  # made into a namespace if a later operation of the batch touches it
         for i, p in enumerate(f["parties"]):
             self.add(t.parties, {"report_id": rid, "idx": i, "name": p["name"], "role": p["role"],

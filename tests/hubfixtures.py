@@ -178,7 +178,7 @@ class ThreadHub(Hub):
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        cfg = uvicorn.Config(create_app(self.state), log_level="warning", lifespan="off")
+        cfg = uvicorn.Config(create_app(self.state), log_level="warning", lifespan="on")
         self.server = uvicorn.Server(cfg)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()

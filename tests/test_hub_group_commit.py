@@ -168,3 +168,38 @@ def test_a_write_taken_along_is_answered_even_when_its_caller_waited_past_the_ti
     out = _queued_behind_a_write(store, [slow("a"), slow("b")])
     assert out == {0: "a", 1: "b"}  # neither refused busy: each was run, and committed, by the leader
     assert store.meta("a") == "x" and store.meta("b") == "x"
+
+
+def _in_main_file(tmp_path, db: str, key: str) -> bool:
+    """Whether ``key`` is in hub_meta of the database *file* alone (its WAL left behind)."""
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "main-file-only.db"
+    shutil.copyfile(db, copy)
+    con = sqlite3.connect(copy)
+    try:
+        return con.execute("SELECT 1 FROM hub_meta WHERE key = ?", (key,)).fetchone() is not None
+    except sqlite3.OperationalError:  # not even the tables have reached the file yet
+        return False
+    finally:
+        con.close()
+        copy.unlink()
+
+
+def test_the_checkpoint_thread_copies_commits_into_the_database_file(store, tmp_path):
+    db = store.engine.url.database
+    store.write_grouped(lambda c: c.execute(t.hub_meta.insert().values(key="before", value="x")))
+    time.sleep(0.3)
+    assert not _in_main_file(tmp_path, db, "before")  # a small commit stays in the WAL: nobody copied it
+    store.start_checkpointer(interval=0.05)
+    try:
+        store.write_grouped(lambda c: c.execute(t.hub_meta.insert().values(key="after", value="x")))
+        deadline = time.monotonic() + 10
+        while not _in_main_file(tmp_path, db, "after"):
+            assert time.monotonic() < deadline, "the checkpoint thread never copied the WAL"
+            time.sleep(0.05)
+        assert _in_main_file(tmp_path, db, "before")
+    finally:
+        store.stop_checkpointer()
+    assert store._ckpt is None

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import zlib
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -203,8 +204,16 @@ def openapi_spec(app: FastAPI) -> dict[str, Any]:
 
 def create_app(state: HubState) -> FastAPI:
     # OpenAPI at /v1/openapi.json (behind a device token, like every route but health and enroll)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state.store.start_checkpointer()  # SQLite: WAL copied into the file outside the writers' lock
+        try:
+            yield
+        finally:
+            state.store.stop_checkpointer()
+
     app = FastAPI(title="fieldreport hub", version=PROTOCOL_VERSION, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+                  openapi_url=None, lifespan=lifespan)
     app.openapi = lambda: openapi_spec(app)
     store, blobs = state.store, state.blobs
     secured = [{"device": []}]

@@ -33,6 +33,8 @@ from .errors import HubBusy, HubError, NotFoundError
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 DEFAULT_CODE_TTL_H = 72
 BUSY_MS = 10_000
+CHECKPOINT_S = 0.5
+WAL_BACKSTOP_PAGES = 16_384  # 64 MiB of WAL before a writer checkpoints it itself
 
 
 def dumps(obj: Any) -> str:
@@ -81,6 +83,7 @@ class HubStore:
         self._wlock = threading.Lock()
         self._flock_fd: int | None = None  # SQLite: the writers' lock file, shared by every process
         self._wconn: sa.Connection | None = None  # SQLite: the one connection writes go through
+        self._ckpt: tuple[threading.Event, threading.Thread] | None = None  # see start_checkpointer
         self._gmu = threading.Lock()  # guards _queue: the writes waiting for a group commit
         self._queue: list[_Queued] = []
         self._epoch: str | None = None
@@ -119,6 +122,7 @@ class HubStore:
                 c.execute(t.counters.insert().values(name="cursor", value=0))
 
     def close(self) -> None:
+        self.stop_checkpointer()
         if self._wconn is not None:
             self._wconn.close()
             self._wconn = None
@@ -160,6 +164,9 @@ class HubStore:
             self._file_lock()
             if self._wconn is None or self._wconn.closed or self._wconn.invalidated:
                 self._wconn = self.engine.connect().execution_options(fr_write=True)
+                if self._ckpt is not None:  # the checkpoint thread copies the WAL; this is the backstop
+                    self._wconn.connection.driver_connection.execute(
+                        f"PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}")  # not through SQLAlchemy: no autobegin
             conn = self._wconn
             try:
                 with self._tx(conn):
@@ -172,6 +179,46 @@ class HubStore:
         finally:
             if self._flock_fd is not None:
                 fcntl.flock(self._flock_fd, fcntl.LOCK_UN)
+
+    def start_checkpointer(self, interval: float = CHECKPOINT_S) -> None:
+        """SQLite: copy the WAL into the database file from a thread of its own, every
+        ``interval`` seconds, with a PASSIVE checkpoint (it never waits for a writer nor blocks
+        one) — instead of inside whichever commit takes the WAL past 1000 pages, which would
+        hold the writers' lock meanwhile. The writer keeps an automatic checkpoint at
+        WAL_BACKSTOP_PAGES in case this thread falls behind. ``hub serve`` runs one per process
+        (two at once: one finds the other busy and waits for its next turn)."""
+        path = self.engine.url.database
+        if not self.sqlite or self._ckpt is not None or not path or path == ":memory:":
+            return
+        stop = threading.Event()
+
+        def loop() -> None:
+            import sqlite3
+
+            raw = sqlite3.connect(path, check_same_thread=False)
+            try:
+                while not stop.wait(interval):
+                    try:
+                        raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    except sqlite3.Error:
+                        pass  # busy or briefly unavailable: the next turn, or the writer's backstop
+            finally:
+                raw.close()
+
+        with self._wlock:  # the next write's connection is made with the backstop setting
+            if self._wconn is not None:
+                self._wconn.close()
+                self._wconn = None
+            thread = threading.Thread(target=loop, name="hub-checkpoint", daemon=True)
+            self._ckpt = (stop, thread)
+        thread.start()
+
+    def stop_checkpointer(self) -> None:
+        if self._ckpt is not None:
+            stop, thread = self._ckpt
+            stop.set()
+            thread.join(10)
+            self._ckpt = None
 
     def write_grouped(self, fn: Callable[[sa.Connection], T]) -> T:
         """``fn(conn)`` inside a write transaction, and its result once that has committed.

@@ -44,11 +44,6 @@ EXCLUDED = {
         "programming error (current() past the end); the CLI never lets it happen",
     ("store/privacy_store.py", "RuntimeError"):
         "invariant guard (`pragma: no cover`): purge() re-checks first; never a user's error",
-    # sync/ is being changed in the same checkout by another stream of work (issue 6 left these
-    # for it): its transport errors ARE user-facing and must be wrapped there.
-    ("sync/transport.py", "LinkError"): "pending: sync/ is being reworked in parallel; wrap with it",
-    ("sync/transport.py", "NotHub"): "pending: sync/ is being reworked in parallel; wrap with it",
-    ("sync/transport.py", "HubBusy"): "pending: sync/ is being reworked in parallel; wrap with it",
 }
 
 

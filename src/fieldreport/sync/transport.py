@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..i18n import _
 from ..protocol import EPOCH_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION
 
 
@@ -180,24 +181,26 @@ class HttpTransport:
                                      allow_redirects=False, stream=False, verify=self.session.verify)
             content = r.content
         except rq.exceptions.SSLError as e:
-            raise LinkError(f"TLS check of {self.base} failed ({_short(e)}); if the station uses its own "
-                            f"certificate, pass it with --ca-bundle") from None
+            raise LinkError(_("TLS check of {url} failed ({reason}); if the station uses its own certificate, "
+                              "pass it with --ca-bundle").format(url=self.base, reason=_short(e))) from None
         except (rq.exceptions.ConnectTimeout, rq.exceptions.ReadTimeout) as e:
-            raise LinkError(f"no answer from {self.base} in time ({_short(e)})", timeout=True) from None
+            raise LinkError(_("no answer from {url} in time ({reason})").format(url=self.base, reason=_short(e)),
+                            timeout=True) from None
         except rq.exceptions.Timeout as e:
-            raise LinkError(f"no answer from {self.base} in time ({_short(e)})", timeout=True) from None
+            raise LinkError(_("no answer from {url} in time ({reason})").format(url=self.base, reason=_short(e)),
+                            timeout=True) from None
         except rq.exceptions.RequestException as e:
-            raise LinkError(f"cannot reach {self.base} ({_short(e)})") from None
+            raise LinkError(_("cannot reach {url} ({reason})").format(url=self.base, reason=_short(e))) from None
         except OSError as e:  # pragma: no cover — urllib3 normally wraps these
-            raise LinkError(f"cannot reach {self.base} ({e})") from None
+            raise LinkError(_("cannot reach {url} ({reason})").format(url=self.base, reason=e)) from None
         t1 = time.time()
         self.stats.timings.append(t1 - t0)
         self.stats.bytes_down += len(content) + 200
         h = {k.lower(): v for k, v in r.headers.items()}
         if h.get(PROTOCOL_HEADER.lower()) != PROTOCOL_VERSION:
-            raise NotHub(f"the answer from {self.base} did not come from a fieldreport hub (HTTP {r.status_code}, "
-                         f"no {PROTOCOL_HEADER} header) — a Wi-Fi login page or a proxy? Open a browser to log "
-                         f"in to the network, then sync again")
+            raise NotHub(_("the answer from {url} did not come from a fieldreport hub (HTTP {status}, no {header} "
+                           "header) — a Wi-Fi login page or a proxy? Open a browser to log in to the network, then "
+                           "sync again").format(url=self.base, status=r.status_code, header=PROTOCOL_HEADER))
         ans = Answer(r.status_code, h, content, hub_date=_hub_date(h.get("date")), local_mid=(t0 + t1) / 2,
                      epoch=h.get(EPOCH_HEADER.lower()))
         if ans.hub_date is not None:
@@ -205,7 +208,7 @@ class HttpTransport:
         if ans.epoch:
             self.stats.epoch = ans.epoch
         if r.status_code == 429 or r.status_code >= 500:
-            raise HubBusy(f"the hub is busy or failing (HTTP {r.status_code})", r.status_code,
+            raise HubBusy(_("the hub is busy or failing (HTTP {status})").format(status=r.status_code), r.status_code,
                           parse_retry_after(h.get("retry-after")))
         if r.status_code >= 400:
             err = _json_or_none(content) or {}
@@ -217,7 +220,8 @@ class HttpTransport:
         if expect_json:
             data = _json_or_none(content)
             if not isinstance(data, dict):
-                raise NotHub(f"the answer from {self.base} is not a hub answer (unparsable body, {len(content)} bytes)")
+                raise NotHub(_("the answer from {url} is not a hub answer (unparsable body, {size} bytes)").format(
+                    url=self.base, size=len(content)))
             ans.data = data
         return ans
 
@@ -258,7 +262,7 @@ class HttpTransport:
         try:
             return int(a.headers.get("upload-offset", "0"))
         except ValueError:
-            raise NotHub(f"the answer from {self.base} has no usable Upload-Offset") from None
+            raise NotHub(_("the answer from {url} has no usable Upload-Offset").format(url=self.base)) from None
 
     def blob_patch(self, sha256: str, offset: int, length: int, chunk: bytes) -> tuple[int, bool]:
         import base64
@@ -271,7 +275,7 @@ class HttpTransport:
         try:
             new = int(a.headers.get("upload-offset", str(offset + len(chunk))))
         except ValueError:
-            raise NotHub(f"the answer from {self.base} has no usable Upload-Offset") from None
+            raise NotHub(_("the answer from {url} has no usable Upload-Offset").format(url=self.base)) from None
         complete = a.headers.get("upload-complete") in ("1", "true") or new >= length
         return new, complete
 
@@ -279,7 +283,7 @@ class HttpTransport:
 def _require(data: dict, keys: tuple[str, ...], base: str) -> None:
     for k in keys:
         if k not in data:
-            raise NotHub(f"the answer from {base} is not a hub answer (no {k!r})")
+            raise NotHub(_("the answer from {url} is not a hub answer (no {key!r})").format(url=base, key=k))
 
 
 def _json_or_none(content: bytes):
@@ -292,11 +296,11 @@ def _json_or_none(content: bytes):
 def _short(e: Exception) -> str:
     s = str(e)
     if "Read timed out" in s:
-        return "read timed out"
+        return _("read timed out")
     if "Connection refused" in s:
-        return "connection refused"
+        return _("connection refused")
     if "Connection reset" in s or "ConnectionReset" in s:
-        return "connection reset"
+        return _("connection reset")
     if "Name or service not known" in s or "NameResolutionError" in s or "nodename nor servname" in s:
-        return "name not found"
+        return _("name not found")
     return s if len(s) < 120 else type(e).__name__

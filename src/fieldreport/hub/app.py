@@ -268,7 +268,8 @@ def create_app(state: HubState) -> FastAPI:
 
     def _push(dev: dict[str, Any], raw: bytes) -> bytes:
         """In the thread pool: parse (orjson and plain checks, see ``wire``), apply, encode."""
-        device_id, ops = parse_push(raw)
+        with store.cpu:
+            device_id, ops = parse_push(raw)
         if device_id != dev["device_id"]:
             raise Forbidden("device_id: the body names another device than the token's", "device_id")
         if not state.pushes.acquire(blocking=False):

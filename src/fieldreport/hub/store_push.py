@@ -35,7 +35,8 @@ def push(store, device: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, 
             raise Forbidden(f"operation {op['op_id']} carries device {op['device_id']}, not this device's id",
                             "device_id")
     now = ids.utc_now_iso()
-    pre = _precheck(ops, device, now)  # outside the write lock: other batches' SQL runs meanwhile
+    with store.cpu:  # outside the write lock: another batch's SQL runs meanwhile
+        pre = _precheck(ops, device, now)
     try:
         return _push(store, device, ops, pre, now, isolate=False)
     except (HubError, sa.exc.OperationalError, sa.exc.InterfaceError):

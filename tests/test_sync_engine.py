@@ -316,3 +316,31 @@ def test_local_edit_pushed_after_a_station_decision_wins_like_on_the_hub(dev):
     hub.station_route(rid, "market_supervision")
     sync(store, hub, blobs)
     assert store.report(rid)["dept"] == "market_supervision"
+
+
+def test_sync_bookkeeping_commits_without_waiting_for_the_disk_and_nothing_else_does(dev):
+    """run_sync marks answers and applies pulls with synchronous=NORMAL (all of it can be
+    learned from the hub again); the store is back to FULL afterwards, and a second
+    connection — `fieldreport add` in another process — is FULL throughout."""
+    from fieldreport.sync.engine import run_sync
+
+    store, blobs = dev
+    add(store, blobs, 3)
+    hub = MemoryHub()
+    seen = []
+
+    class Recording(MemoryTransport):
+        def push(self, body):
+            other = Store.open(store.path)
+            try:
+                seen.append((store.conn.execute("PRAGMA synchronous").fetchone()[0],
+                             other.conn.execute("PRAGMA synchronous").fetchone()[0]))
+            finally:
+                other.close()
+            return super().push(body)
+
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    res = run_sync(store, Recording(hub, store.meta("device_id")), blobstore=blobs, config=cfg())
+    assert res["applied"] == 3
+    assert seen and all(s == (1, 2) for s in seen)  # NORMAL for sync's own writes, FULL elsewhere
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2

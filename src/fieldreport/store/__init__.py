@@ -107,6 +107,21 @@ class Store:
                 raise _translate(e, self.path) from None
             raise
 
+    @contextmanager
+    def sync_durability(self) -> Iterator[None]:
+        """For ``fieldreport sync``'s own bookkeeping: commits that do not wait for the disk
+        (``synchronous = NORMAL`` in WAL mode: the store stays consistent; a power cut may undo
+        the last few commits). Everything sync records — which entries the hub answered, the
+        pulled changes with their cursor, upload offsets — can be learned from the hub again: a
+        lost mark means the entry is sent again and answered ``duplicate``, a lost page is pulled
+        again. What a person enters is never written under this (other connections, and this
+        one outside the block, commit with ``synchronous = FULL``)."""
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
+            self.conn.execute("PRAGMA synchronous = FULL")
+
     # ---------------------------------------------------------------- meta
     def meta(self, key: str, default: str | None = None) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

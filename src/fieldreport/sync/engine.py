@@ -231,13 +231,10 @@ class Engine:
         self.sleep(wait)
 
     def _refused_message(self, e: HubRefused) -> str:
-        if e.status == 401:
-            return _("the hub does not accept this laptop's token (revoked or never enrolled); run "
-                     "`fieldreport login HUB_URL CODE` with a new code from the station")
-        if e.status == 403:
-            return _("the hub refused this laptop ({detail}); ask the station to check its enrollment").format(
-                detail=e.detail or e.error or "403")
-        return _("the hub refused the request (HTTP {status}: {detail})").format(status=e.status, detail=e.detail)
+        """By the hub's error code, in the interface language (sync.refusals)."""
+        from .refusals import sync_message
+
+        return sync_message(e)
 
     # -- push
     def _push(self) -> None:
@@ -539,7 +536,8 @@ def _iso_at(t: float) -> str:
 
 
 def run_sync(store, transport, **kw) -> dict[str, Any]:
-    return Engine(store, transport, **kw).run()
+    with store.sync_durability():  # all the engine writes can be learned from the hub again
+        return Engine(store, transport, **kw).run()
 
 
 def dry_run(store, blobstore, originals: bool = False) -> dict[str, Any]:

@@ -14,13 +14,16 @@ def pull_all(store, transport, *, limit: int = 500, on_page: Callable[[dict], No
     changed (the caller re-pushes what the new hub lacks). Network errors propagate: what was
     applied so far stays applied, with its cursor."""
     out = {"changes": 0, "applied": 0, "conflicts": 0, "kept": 0, "pages": 0, "epoch_changed": False, "requeued": 0}
-    restarts = 0
+    restarts, first = 0, True
     while True:
         cursor = int(store.meta("pull_cursor") or 0)
         page = transport.pull(cursor, limit)
         if crash:
             crash("after_pull_fetch")
-        a = sync_state.apply_pull(store, page)
+        # the hub's epoch is checked on every page; whether it lost acknowledged entries, on the
+        # first (an outbox scan: the later pages of one pull come from the same hub)
+        a = sync_state.apply_pull(store, page, check_rollback=first)
+        first = False
         out["requeued"] += a.requeued
         out["pages"] += 1
         if a.epoch_changed:
@@ -28,6 +31,7 @@ def pull_all(store, transport, *, limit: int = 500, on_page: Callable[[dict], No
             restarts += 1
             if restarts > 3:
                 break
+            first = True
             continue
         out["changes"] += a.changes
         out["applied"] += a.applied

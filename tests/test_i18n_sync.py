@@ -53,3 +53,77 @@ def test_login_cannot_reach_in_chinese(cli, profile, home, back_to_english):
     assert r.code == 1 and r.err == f"fieldreport: could not enroll with {url}: cannot reach {url} (connection " \
                                     f"refused)\n", r.err
     assert not (home / "token").exists()
+
+
+# ------------------------------------------------------------------ the hub's refusals, by error code
+@pytest.mark.parametrize("case", ["bad_code", "another_officer"])
+def test_login_refused_in_chinese(cli, profile, hub, home, back_to_english, case):
+    """`fieldreport login` against the real hub: an unknown code is the user's input (exit 2), a
+    laptop the hub holds for another officer is an error (exit 1). Under zh neither shows the
+    hub's English detail; under en the message is the English one."""
+    if case == "bad_code":
+        code, rc = "K7QF-2MXD-9TPA", 2
+        zh = "fieldreport: code：所端不接受该注册码（不存在、已使用或已过期）；请向派出所申请新的注册码\n"
+        en = "fieldreport: code: the hub does not accept this code (unknown, used or expired); ask the station for a " \
+             "new one\n"
+    else:
+        assert cli("login", hub.url, hub.enroll("A1024")).code == 0
+        (home / "token").unlink()
+        code, rc = hub.enroll("B2048", "李强", "西村"), 1
+        dev = hub.store.devices()[0]["device_id"]
+        zh = f"fieldreport: 本机（设备 {dev}）已在所端注册给另一位民警；须先由派出所吊销（`fieldreport hub revoke " \
+             f"{dev}`），然后再次运行本次注册命令\n"
+        en = f"fieldreport: this laptop (device {dev}) is enrolled with the hub for another officer; the station must " \
+             f"revoke it first (`fieldreport hub revoke {dev}`), then run this login again\n"
+    r = cli("--lang", "zh", "login", hub.url, code)
+    assert (r.code, r.err) == (rc, zh), r.err
+    r = cli("--lang", "en", "login", hub.url, code)
+    assert (r.code, r.err) == (rc, en), r.err
+    assert not (home / "token").exists()
+
+
+def test_sync_refused_in_chinese(cli, profile, hub, home, back_to_english):
+    """The token is another laptop's (a home folder copied over): the hub answers 403
+    `forbidden` on `device_id`, and sync says what to do in the interface language (exit 1)."""
+    other = hub.device("A1024")
+    tok = home / "token"
+    tok.write_text(other.token)
+    tok.chmod(0o600)
+    assert cli("add", "--kind", "hazard", "--category", "ebike", "--level", "orange", "--title", "楼道电动车充电",
+               "--no-input").code == 0
+    r = cli("--lang", "zh", "sync", "--hub", hub.url)
+    assert r.code == 1 and r.err == "fieldreport: 所端不接受本机令牌对应的设备编号（本机数据已重新初始化，或派出所已删除该注册）；" \
+                                    "请用派出所发放的新注册码运行 `fieldreport login 所端地址 注册码`\n", r.err
+    r = cli("--lang", "en", "sync", "--hub", hub.url)
+    assert r.code == 1 and r.err.startswith("fieldreport: the hub does not accept this laptop's device id with its "
+                                            "token"), r.err
+    assert other.token not in r.out + r.err
+
+
+def test_refusal_codes_are_the_hubs():
+    """Every code the laptop translates is one the hub sends (hub/errors.py, hub/blobs.py, hub/app.py,
+    hub/store.py): a renamed code on the hub would silently bring the English detail back."""
+    from fieldreport.hub import blobs, errors
+    from fieldreport.sync import refusals
+    from conftest import ROOT
+
+    sent = {c.code for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.HubError)}
+    sent.add(blobs.ChecksumMismatch.code)
+    hub_src = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "src" / "fieldreport" / "hub").glob("*.py"))
+    for table in (refusals.ENROLL, refusals.SYNC):
+        for code, _field in table:
+            assert code in sent or f'"{code}"' in hub_src, code
+
+
+def test_unknown_refusal_code_shows_the_hubs_detail(back_to_english):
+    """A code the laptop does not know: its own words around the hub's (English) detail."""
+    from fieldreport import i18n
+    from fieldreport.sync.refusals import enroll_message, sync_message
+    from fieldreport.sync.transport import HubRefused
+
+    e = HubRefused(422, "invalid", "ops.0.payload: numbers must fit in 64 bits", "ops.0.payload")
+    i18n.set_lang("zh")
+    assert sync_message(e) == "所端拒绝了请求（HTTP 422：ops.0.payload: numbers must fit in 64 bits）"
+    assert enroll_message(e, "d1") == "所端拒绝了注册（HTTP 422）：ops.0.payload: numbers must fit in 64 bits"
+    assert sync_message(HubRefused(413, "too_large", "body: over the limit of 16 bytes", "body")) == \
+        "请求超过所端允许的大小（HTTP 413）"

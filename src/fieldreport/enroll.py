@@ -22,6 +22,7 @@ def login(paths, profile, hub_url: str, code: str, *, ca_bundle: str | None = No
     """Enroll with the hub at ``hub_url``; returns {hub_url, device_id, officer_id, name, area,
     epoch, officer_mismatch}. Nothing is saved unless the hub gave a token."""
     from .profile import check, save, write_token
+    from .sync import refusals
     from .sync.transport import HttpTransport, HubRefused, TransportError
 
     url = check({"hub_url": hub_url})["hub_url"]
@@ -35,12 +36,10 @@ def login(paths, profile, hub_url: str, code: str, *, ca_bundle: str | None = No
     t = HttpTransport(url, None, connect_timeout=min(timeout, 10.0), read_timeout=timeout, ca_bundle=ca_bundle)
     try:
         ans = t.enroll(clean, profile.device_id, profile.name or socket.gethostname())
-    except HubRefused as e:
-        if e.status == 401:
-            raise InputError(_("code: the hub does not accept this code (unknown, used or expired); ask the station "
-                               "for a new one"), "code") from None
-        raise EnrollError(_("the hub refused the enrollment (HTTP {status}): {detail}").format(
-            status=e.status, detail=e.detail)) from None
+    except HubRefused as e:  # translated by the hub's error code; its English detail only for an unknown code
+        if refusals.is_bad_code(e):
+            raise InputError(refusals.enroll_message(e, profile.device_id), "code") from None
+        raise EnrollError(refusals.enroll_message(e, profile.device_id)) from None
     except TransportError as e:
         raise EnrollError(_("could not enroll with {url}: {error}").format(url=url, error=e)) from None
     finally:

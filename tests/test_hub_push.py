@@ -198,6 +198,33 @@ def test_unknown_type_and_premises_inspections(any_hub):
     assert [c for c in far.pull_all()[0] if c["type"] == "premises.put"] == []
 
 
+def test_pull_without_own_case_codes_leaves_out_only_those(any_hub):
+    """own_case_codes=0 (what the laptop sends): the case codes of the device's own creates —
+    which it had in the push answers — stay out of its feed; station decisions on those
+    reports, and case codes of reports assigned to its officer from elsewhere, do not."""
+    a, b = any_hub.device(), any_hub.device("B2048", "李强", "西村")
+    ca, cb = a.create(), b.create()
+    code_a = a.push([ca])["results"][0]["case_code"]
+    code_b = b.push([cb])["results"][0]["case_code"]
+    st = any_hub.store.station()
+    st.note(code_a, "请今天联系", by="所长")
+    st.assign(code_b, "A1024", by="所长")  # b's report to a's officer
+
+    def feed(dev, own):
+        r = dev.http.get("/v1/pull", params={"cursor": 0, "limit": 100, "own_case_codes": own})
+        assert r.status_code == 200, r.text
+        return [(c["type"], c["entity"]) for c in r.json()["changes"]]
+
+    full = feed(a, 1)
+    assert ("report.case_code", ca["entity"]) in full
+    assert feed(a, 0) == [x for x in full if x != ("report.case_code", ca["entity"])]
+    assert ("report.note", ca["entity"]) in feed(a, 0) and ("report.assign", cb["entity"]) in feed(a, 0)
+    assert feed(b, 0) == [x for x in feed(b, 1) if x != ("report.case_code", cb["entity"])]
+    assert a.pull_all()[0] and [c["type"] for c in a.pull_all()[0]][0] == "report.case_code"  # default: all
+    bad = a.http.get("/v1/pull", params={"cursor": 0, "own_case_codes": "yes"})
+    assert bad.status_code == 422 and bad.json()["field"] == "own_case_codes"
+
+
 def test_pull_shows_each_device_its_own_and_its_officers_changes(any_hub):
     a, b = any_hub.device(), any_hub.device("B2048", "李强", "西村")
     ca, cb = a.create(), b.create()

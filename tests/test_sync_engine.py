@@ -344,3 +344,29 @@ def test_sync_bookkeeping_commits_without_waiting_for_the_disk_and_nothing_else_
     assert res["applied"] == 3
     assert seen and all(s == (1, 2) for s in seen)  # NORMAL for sync's own writes, FULL elsewhere
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
+def test_own_case_codes_come_with_the_push_answers_not_the_pull(dev):
+    store, blobs = dev
+    add(store, blobs, 5)
+    hub = MemoryHub()
+    res = sync(store, hub)
+    assert res["applied"] == 5 and res["pulled"] == 0  # the feed's copies of the codes are not fetched
+    codes = dict(store.conn.execute("SELECT id, case_code FROM reports"))
+    assert all(codes.values()) and len(set(codes.values())) == 5
+
+
+def test_an_acknowledged_report_without_its_case_code_gets_it_from_the_feed_again(dev):
+    store, blobs = dev
+    add(store, blobs, 3)
+    hub = MemoryHub()
+    sync(store, hub)
+    rid, code = store.conn.execute("SELECT id, case_code FROM reports ORDER BY id LIMIT 1").fetchone()
+    with store.write() as c:  # however it came about (an old backup restored over the reports, say)
+        c.execute("UPDATE reports SET case_code = NULL WHERE id = ?", (rid,))
+    assert sync_state.creates_without_code(store)
+    res = sync(store, hub)
+    assert res["pulled"] >= 3  # the feed from its start, own case codes included
+    assert store.conn.execute("SELECT case_code FROM reports WHERE id = ?", (rid,)).fetchone()[0] == code
+    assert not sync_state.creates_without_code(store)
+    assert sync(store, hub)["pulled"] == 0

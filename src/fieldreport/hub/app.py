@@ -286,7 +286,9 @@ def create_app(state: HubState) -> FastAPI:
                   "schema": {"type": "integer", "minimum": 0, "maximum": 2 ** 62}},
                  {"name": "limit", "in": "query", "required": False,
                   "schema": {"type": "integer", "minimum": 1, "maximum": PULL_MAX}},
-                 {"name": "area", "in": "query", "required": False, "schema": {"type": "string"}}]})
+                 {"name": "area", "in": "query", "required": False, "schema": {"type": "string"}},
+                 {"name": "own_case_codes", "in": "query", "required": False,
+                  "schema": {"type": "integer", "minimum": 0, "maximum": 1}}]})
     async def pull(request: Request):
         dev = await device(request)
         cursor = _int_param(request, "cursor", 0, 0, 2 ** 62)
@@ -294,7 +296,8 @@ def create_app(state: HubState) -> FastAPI:
         area = request.query_params.get("area")
         if area is not None and area != (dev["area"] or ""):
             raise Forbidden("area: this device is enrolled for another area; it pulls only its own", "area")
-        out = await run_in_threadpool(store.pull, dev, cursor, limit)
+        own = _int_param(request, "own_case_codes", 1, 0, 1)
+        out = await run_in_threadpool(lambda: store.pull(dev, cursor, limit, own_case_codes=bool(own)))
         return _json({"epoch": state.epoch(), "hub_time": ids.utc_now_iso(), **out})
 
     @app.post("/v1/blobs/missing", responses=_responses(200, MissingBlobsResponse, 400, 401, 413, 422, 503),

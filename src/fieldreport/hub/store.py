@@ -507,12 +507,18 @@ class HubStore:
                     [(first + i, ch["type"], ch["entity"], dumps(ch["payload"]), ts, ch.get("device_id"),
                       ch.get("officer_id"), ch.get("area")) for i, ch in enumerate(changes)])
 
-    def pull(self, device: dict[str, Any], cursor: int, limit: int) -> dict[str, Any]:
-        """The changes this device should see after ``cursor``, in commit order."""
+    def pull(self, device: dict[str, Any], cursor: int, limit: int, *,
+             own_case_codes: bool = True) -> dict[str, Any]:
+        """The changes this device should see after ``cursor``, in commit order. Without
+        ``own_case_codes``, not the ``report.case_code`` of the device's own creates: it was
+        given in the push's answer (``applied`` or ``duplicate``), which the laptop records."""
         ch = t.changes
         with self.read() as c:
             top = self.counter("cursor", c)
-            seen = sa.or_(ch.c.device_id == device["device_id"], ch.c.officer_id == device["officer_id"],
+            mine = ch.c.device_id == device["device_id"]
+            if not own_case_codes:
+                mine = sa.and_(mine, ch.c.type != "report.case_code")
+            seen = sa.or_(mine, ch.c.officer_id == device["officer_id"],
                           sa.and_(ch.c.device_id.is_(None), ch.c.officer_id.is_(None),
                                   sa.or_(ch.c.area.is_(None), ch.c.area == device["area"])))
             rows = c.execute(sa.select(ch).where(ch.c.cursor > cursor, ch.c.cursor <= top, seen)

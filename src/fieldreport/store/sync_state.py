@@ -232,6 +232,19 @@ def _hooks() -> dict[str, Callable]:
     return out
 
 
+def creates_without_code(store) -> bool:
+    """Whether a report this laptop created, acknowledged by the hub, has no case code."""
+    return store.conn.execute(
+        "SELECT 1 FROM reports r WHERE r.case_code IS NULL AND EXISTS (SELECT 1 FROM outbox o "
+        "WHERE o.entity = r.id AND o.type = 'report.create' AND o.state = 'acked') LIMIT 1").fetchone() is not None
+
+
+def restart_pull(store) -> None:
+    """Pull the hub's feed again from its start on the next pull."""
+    with store.write() as c:
+        store.set_meta("pull_cursor", "0", c)
+
+
 def apply_pull(store, page: dict[str, Any], *, check_rollback: bool = True) -> Applied:
     """Apply one page of the hub's change feed and store its cursor, in one transaction.
     A page from a hub with another epoch is not applied: the cursor goes back to 0 and the

@@ -150,8 +150,9 @@ class MemoryHub:
             return {**base, "status": "rejected", "reason": f"unknown type {t}", "field": "type"}
         return {**base, "status": "applied"}
 
-    def pull(self, device: str, cursor: int, limit: int) -> dict:
-        mine = [c for c in self.changes if c["cursor"] > cursor and c["device"] == device]
+    def pull(self, device: str, cursor: int, limit: int, own_case_codes: bool = True) -> dict:
+        mine = [c for c in self.changes if c["cursor"] > cursor and c["device"] == device
+                and (own_case_codes or c["type"] != "report.case_code")]
         page = mine[:limit]
         out = [{k: v for k, v in c.items() if k != "device"} for c in page]
         new_cursor = page[-1]["cursor"] if page else max(cursor, 0)
@@ -186,8 +187,8 @@ class MemoryTransport:
         req = json.loads(body)
         return self._ex("push", lambda: copy.deepcopy(self.hub.push(self.device, req)), len(body))
 
-    def pull(self, cursor: int, limit: int) -> dict:
-        return self._ex("pull", lambda: copy.deepcopy(self.hub.pull(self.device, cursor, limit)))
+    def pull(self, cursor: int, limit: int, own_case_codes: bool = False) -> dict:
+        return self._ex("pull", lambda: copy.deepcopy(self.hub.pull(self.device, cursor, limit, own_case_codes)))
 
     def blobs_missing(self, hashes: list[str]) -> list[str]:
         return self._ex("missing", lambda: [h for h in hashes if h not in self.hub.complete])

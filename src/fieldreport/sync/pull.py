@@ -15,9 +15,15 @@ def pull_all(store, transport, *, limit: int = 500, on_page: Callable[[dict], No
     applied so far stays applied, with its cursor."""
     out = {"changes": 0, "applied": 0, "conflicts": 0, "kept": 0, "pages": 0, "epoch_changed": False, "requeued": 0}
     restarts, first = 0, True
+    # The case codes of this laptop's own reports come with the push answers. Should one whose
+    # creation the hub acknowledged lack its code all the same, pull the feed again from the
+    # start with them (re-applying is idempotent).
+    own = sync_state.creates_without_code(store)
+    if own:
+        sync_state.restart_pull(store)
     while True:
         cursor = int(store.meta("pull_cursor") or 0)
-        page = transport.pull(cursor, limit)
+        page = transport.pull(cursor, limit, own_case_codes=own)
         if crash:
             crash("after_pull_fetch")
         # the hub's epoch is checked on every page; whether it lost acknowledged entries, on the

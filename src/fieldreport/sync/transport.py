@@ -101,7 +101,7 @@ class Transport(Protocol):
     def push(self, body: bytes) -> dict[str, Any]:
         """POST /v1/push with ``body`` (uncompressed canonical JSON bytes of a PushRequest)."""
 
-    def pull(self, cursor: int, limit: int) -> dict[str, Any]: ...
+    def pull(self, cursor: int, limit: int, own_case_codes: bool = False) -> dict[str, Any]: ...
 
     def blobs_missing(self, hashes: list[str]) -> list[str]: ...
 
@@ -246,8 +246,10 @@ class HttpTransport:
         _require(data, ("epoch", "acked_through", "results"), self.base)
         return data
 
-    def pull(self, cursor: int, limit: int) -> dict[str, Any]:
-        data = self._do("GET", "/v1/pull", params={"cursor": cursor, "limit": limit}).data
+    def pull(self, cursor: int, limit: int, own_case_codes: bool = False) -> dict[str, Any]:
+        # without own_case_codes: the laptop records each report's case code from the push answers
+        data = self._do("GET", "/v1/pull", params={"cursor": cursor, "limit": limit,
+                                                   "own_case_codes": int(own_case_codes)}).data
         _require(data, ("epoch", "cursor", "changes"), self.base)
         return data
 

@@ -78,7 +78,9 @@ def test_kill_trials(lap, tmp_path):
                 p.communicate()
             killed += p.returncode == 137
         else:
-            p = start_sync(lap, "--batch", "1")
+            # one report per push, the batch never grown: the sync lasts long enough (a push,
+            # then a mark, per report) for a kill at a random moment to land inside it
+            p = start_sync(lap, "--batch", "1", FIELDREPORT_SYNC_BATCH_MAX="1")
             time.sleep(rng.uniform(0.2, 0.9))
             if p.poll() is None:
                 os.kill(p.pid, signal.SIGKILL)

@@ -85,7 +85,9 @@ class ReportFields(BaseModel):
 
 
 def first_error(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
-    """(field, message) of a pydantic error, phrased for one line on stderr."""
+    """(field, message) of a pydantic error, phrased for one line: the hub's answers, which travel
+    on the wire and stay English (pydantic's ``msg``). What the laptop shows a person goes
+    through ``pydantic_msgs.message`` instead, in the interface language."""
     err = exc.errors()[0]
     loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
     msg = str(err.get("msg", "invalid"))

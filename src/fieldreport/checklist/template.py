@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .. import pydantic_msgs
 from .. import taxonomy as tx
 from ..errors import InputError
 from ..i18n import _
@@ -368,18 +369,15 @@ def _pydantic_problems(e: ValidationError) -> list[tuple[tuple, str]]:
         # drop pydantic's union branch tags such as 'str' / 'list[str]' / 'function-after[…]'
         loc = tuple(p for p in loc if not (isinstance(p, str) and (p in ("str", "list[str]", "dict[str,float]")
                                                                   or "[" in p or p.startswith("function"))))
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         t = err.get("type")
-        if t == "extra_forbidden":
-            msg = _("unknown field; remove it or check its spelling")
-        elif t == "literal_error" and loc and loc[-1] == "type":
+        if t == "literal_error" and loc and loc[-1] == "type":
             msg = _("unknown answer type {value!r}; choose one of: {choices}").format(value=err.get("input"),
                                                                                      choices=" ".join(ANSWER_TYPES))
-        elif t == "missing":
-            msg = _("missing")
         elif t == "string_pattern_mismatch":
             msg = _("{value!r} is not a valid id (lower-case letters, digits and _ , starting with a letter)").format(
                 value=err.get("input"))
+        else:
+            msg = pydantic_msgs.message(err)
         out.append((loc, msg))
     # one problem per place: unions report each branch; keep the first message per location
     seen, uniq = set(), []

@@ -212,3 +212,183 @@ def test_import_of_a_bad_template_is_one_line_and_writes_nothing(cli, profile, t
     assert len(r.err.strip().splitlines()) == 1 and "line 18" in r.err and "2 more problem(s)" in r.err
     db = sqlite3.connect(home / "fieldreport.db")
     assert db.execute("SELECT count(*) FROM checklist_templates").fetchone()[0] == 0
+
+
+# A template with the mistakes pydantic itself finds (not our validators): each must come out in
+# the interface language, with its line and field, never in pydantic's English.
+BAD_FIELDS = """\
+format = 1
+name = "bad_fields"
+version = "two"
+premises_type = "hotel"
+title = { zh = "坏模板", en = "Bad" }
+colour = "red"
+
+[[sections]]
+id = "s1"
+title = { zh = "一", en = "One" }
+
+[[sections.items]]
+id = "exits"
+text = { zh = "", en = "Exits clear?" }
+type = "yesno"
+required = "maybe"
+deadline_days = -3
+
+[[sections.items]]
+id = "count"
+text = { zh = "数量", en = "Count" }
+unit = "个个个个个个个个个个个个个个个个个个个个个"
+"""
+
+PYDANTIC_ENGLISH = ("Input should", "String should", "Field required", "Extra inputs", "Value error",
+                    "greater than", "valid integer", "valid boolean")
+
+
+@pytest.fixture
+def back_to_english():
+    """``--lang zh`` switches the process's language; give the next test English back."""
+    yield
+    from fieldreport import i18n
+
+    i18n.set_lang("en")
+
+
+def test_pydantic_problems_in_the_interface_language(cli, profile, tmp_path, home, back_to_english):
+    """The problems pydantic finds (empty text, missing field, unknown key, wrong types, bounds)
+    are phrased by fieldreport in Chinese under --lang zh and in English under --lang en:
+    one line each with its line number and field, exit 2, no traceback."""
+    f = tmp_path / "bad.toml"
+    f.write_text(BAD_FIELDS, encoding="utf-8")
+    r = cli("--lang", "zh", "checklist", "template", "validate", str(f))
+    assert r.code == 2 and "Traceback" not in r.err, r.err
+    assert not any(w in r.err for w in PYDANTIC_ENGLISH), r.err
+    assert r.err.splitlines() == [
+        "bad.toml：第 3 行：version：必须是整数，而不是 'two'",
+        "bad.toml：第 6 行：colour：未知字段；请删除或检查拼写",
+        "bad.toml：第 14 行：sections[0].items[0].text.zh：不能为空",
+        "bad.toml：第 16 行：sections[0].items[0].required：必须是 true 或 false，而不是 'maybe'",
+        "bad.toml：第 17 行：sections[0].items[0].deadline_days：必须大于等于 0",
+        "bad.toml：第 19 行：sections[0].items[1].type：缺失",
+        "bad.toml：第 22 行：sections[0].items[1].unit：太长（最多 20 个字符）",
+        "发现 7 个问题",
+    ], r.err
+    r = cli("--lang", "en", "checklist", "template", "validate", str(f))
+    assert r.code == 2 and "Traceback" not in r.err, r.err
+    assert not any(w in r.err for w in PYDANTIC_ENGLISH), r.err
+    assert r.err.splitlines() == [
+        "bad.toml: line 3: version: must be a whole number, not 'two'",
+        "bad.toml: line 6: colour: unknown field; remove it or check its spelling",
+        "bad.toml: line 14: sections[0].items[0].text.zh: must not be empty",
+        "bad.toml: line 16: sections[0].items[0].required: must be true or false, not 'maybe'",
+        "bad.toml: line 17: sections[0].items[0].deadline_days: must be 0 or more",
+        "bad.toml: line 19: sections[0].items[1].type: missing",
+        "bad.toml: line 22: sections[0].items[1].unit: too long (at most 20 characters)",
+        "7 problem(s) found",
+    ], r.err
+    # import names the first problem on one line, in Chinese, and writes nothing
+    r = cli("--lang", "zh", "checklist", "template", "import", str(f))
+    assert r.code == 2 and r.err.count("\n") == 1 and "Traceback" not in r.err, r.err
+    assert "第 3 行：version：必须是整数，而不是 'two'" in r.err and "另有 6 个问题" in r.err, r.err
+    db = sqlite3.connect(home / "fieldreport.db")
+    assert db.execute("SELECT count(*) FROM checklist_templates").fetchone()[0] == 0
+
+
+def _small() -> dict:
+    return {"format": 1, "name": "t", "version": 1, "premises_type": "hotel", "title": {"zh": "甲", "en": "a"},
+            "sections": [{"id": "s", "title": {"zh": "甲", "en": "a"}, "items": [
+                {"id": "n", "text": {"zh": "甲", "en": "a"}, "type": "number", "min": 0, "max": 10}]}]}
+
+
+def _item(t: dict) -> dict:
+    return t["sections"][0]["items"][0]
+
+
+# (what to break, the field named, the Chinese message, the English one) — one per pydantic error type
+PYDANTIC_CASES = [
+    ("missing", lambda t: t.pop("premises_type"), "premises_type", "缺失", "missing"),
+    ("extra_forbidden", lambda t: t.update(colour="red"), "colour", "未知字段；请删除或检查拼写",
+     "unknown field; remove it or check its spelling"),
+    ("string_type", lambda t: t["title"].update(zh=5), "title.zh", "必须是文字，而不是 5", "must be text, not 5"),
+    ("string_too_short", lambda t: _item(t)["text"].update(en=""), "sections[0].items[0].text.en", "不能为空",
+     "must not be empty"),
+    ("string_too_long", lambda t: _item(t).update(basis="法" * 301), "sections[0].items[0].basis",
+     "太长（最多 300 个字符）", "too long (at most 300 characters)"),
+    ("int_type", lambda t: t.update(version=[1]), "version", "必须是整数", "must be a whole number"),
+    ("int_parsing", lambda t: t.update(version="two"), "version", "必须是整数，而不是 'two'",
+     "must be a whole number, not 'two'"),
+    ("int_from_float", lambda t: t.update(version=1.5), "version", "必须是整数，而不是 1.5",
+     "must be a whole number, not 1.5"),
+    ("float_type", lambda t: _item(t).update(min=[0]), "sections[0].items[0].min", "必须是数字", "must be a number"),
+    ("float_parsing", lambda t: _item(t).update(max="ten"), "sections[0].items[0].max", "必须是数字，而不是 'ten'",
+     "must be a number, not 'ten'"),
+    ("bool_type", lambda t: _item(t).update(required=[True]), "sections[0].items[0].required", "必须是 true 或 false",
+     "must be true or false"),
+    ("bool_parsing", lambda t: _item(t).update(required="maybe"), "sections[0].items[0].required",
+     "必须是 true 或 false，而不是 'maybe'", "must be true or false, not 'maybe'"),
+    ("literal_error", lambda t: t.update(format=2), "format", "2 不是允许的值；可选：1",
+     "2 is not one of the allowed values; choose one of: 1"),
+    ("list_type", lambda t: t.update(sections="s"), "sections", "必须是列表，而不是 's'", "must be a list, not 's'"),
+    ("too_short", lambda t: t.update(sections=[]), "sections", "不能为空", "must not be empty"),
+    ("too_long", lambda t: t["sections"][0].update(items=[dict(_item(t), id=f"n{i}") for i in range(201)]),
+     "sections[0].items", "条目太多：201 项（最多 200 项）", "too many entries: 201 (at most 200)"),
+    ("model_type", lambda t: t.update(title="Bad"), "title", "必须是表/对象，而不是 'Bad'",
+     "must be a table/object, not 'Bad'"),
+    ("greater_than_equal", lambda t: t.update(version=0), "version", "必须大于等于 1", "must be 1 or more"),
+    ("less_than_equal", lambda t: _item(t).update(deadline_days=5000), "sections[0].items[0].deadline_days",
+     "必须小于等于 3650", "must be 3650 or less"),
+    ("value_error", lambda t: _item(t).update(dept="nowhere"), "sections[0].items[0].dept", "未知部门 'nowhere'；可选：",
+     "unknown department 'nowhere'; choose one of: "),
+]
+
+
+@pytest.mark.parametrize("kind, breaks, field, zh, en", PYDANTIC_CASES, ids=[c[0] for c in PYDANTIC_CASES])
+def test_each_pydantic_error_type_in_both_languages(kind, breaks, field, zh, en, back_to_english):
+    from fieldreport import i18n
+
+    raw = _small()
+    breaks(raw)
+    for lang, want in (("zh", zh), ("en", en)):
+        i18n.set_lang(lang)
+        with pytest.raises(TemplateError) as ei:
+            validate(raw)
+        probs = {p.field: p.message for p in ei.value.problems}
+        assert list(probs) == [field], probs
+        assert probs[field].startswith(want), (lang, probs)
+        assert not any(w in probs[field] for w in PYDANTIC_ENGLISH), probs
+
+
+def test_pydantic_messages_beyond_templates(back_to_english):
+    """The mapping on pydantic's own errors of a model that is not a template: an enum, a dict,
+    a longer minimum; a type it does not know keeps pydantic's English words."""
+    import enum
+    import uuid
+
+    from pydantic import BaseModel, Field, ValidationError
+
+    from fieldreport import i18n
+    from fieldreport.pydantic_msgs import message
+
+    class Colour(enum.Enum):
+        red = "red"
+        blue = "blue"
+
+    class M(BaseModel):
+        c: Colour
+        d: dict[str, int]
+        s: str = Field(min_length=3)
+        ids: list[int] = Field(min_length=2)
+        u: uuid.UUID
+
+    with pytest.raises(ValidationError) as ei:
+        M.model_validate({"c": "green", "d": 5, "s": "ab", "ids": [1], "u": "x"})
+    errs = {e["loc"][0]: e for e in ei.value.errors()}
+    i18n.set_lang("zh")
+    assert message(errs["c"]) == "'green' 不是允许的值；可选：red blue"
+    assert message(errs["d"]) == "必须是表/对象，而不是 5"
+    assert message(errs["s"]) == "太短（至少 3 个字符）"
+    assert message(errs["ids"]) == "条目太少：1 项（至少 2 项）"
+    assert message(errs["u"]) == errs["u"]["msg"] and errs["u"]["type"] == "uuid_parsing"
+    i18n.set_lang("en")
+    assert message(errs["c"]) == "'green' is not one of the allowed values; choose one of: red blue"
+    assert message(errs["ids"]) == "too few entries: 1 (at least 2)"

@@ -86,8 +86,8 @@ class HubStore:
         self._ckpt: tuple[threading.Event, threading.Thread] | None = None  # see start_checkpointer
         # One thread at a time does a push's Python work (parse, checks, building rows) in this
         # process: threads taking turns at the GIL while one of them steps through SQLite (which
-        # releases it at every step) cost more than they overlap — measured here, ~25% more CPU
-        # per operation with four pushes at once. Released while a commit waits on the disk.
+        # releases it at every step) cost more than they overlap — measured here, ~15-25% more
+        # CPU per operation with four pushes at once. Released while a commit waits on the disk.
         # Parallelism comes from `serve --workers`. Taken after the write lock, never before it.
         self.cpu = threading.Lock()
         self._gmu = threading.Lock()  # guards _queue: the writes waiting for a group commit

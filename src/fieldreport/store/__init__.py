@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -88,13 +89,34 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE, waiting for another process's write for at most the busy timeout.
+        While another holds the lock, ask again every few milliseconds: SQLite's own busy
+        handler sleeps up to 100 ms between tries, and against a process committing back to
+        back (the lock free only for the moment between two transactions) it can miss every
+        moment for seconds (tests/test_store.py)."""
+        conn = self.conn
+        busy = _busy_ms()
+        deadline = time.monotonic() + busy / 1000
+        conn.execute("PRAGMA busy_timeout = 0")  # for BEGIN only: the waiting is done here
+        try:
+            delay = 0.0005
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as e:
+                    if ("locked" not in str(e) and "busy" not in str(e)) or time.monotonic() >= deadline:
+                        raise _translate(e, self.path) from None
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.004)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {busy}")  # every other statement: SQLite's handler
+
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One BEGIN IMMEDIATE transaction; rolled back on any exception."""
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as e:
-            raise _translate(e, self.path) from None
+        self._begin_immediate()
         try:
             yield self.conn
             self.conn.execute("COMMIT")

@@ -139,23 +139,6 @@ def test_phones_and_masks():
     assert validate.mask_name("张三丰") == "张**"
 
 
-STARVER = r"""
-import sys, time
-from fieldreport import reports, paths
-from fieldreport.blobs import BlobStore
-from fieldreport.store import Store
-p = paths.resolve()
-s = Store.open(p.store)
-b = BlobStore(p.blobs)
-deadline = time.time() + float(sys.argv[1])
-n = 0
-while time.time() < deadline:  # one write after another, no pause: the lock is free only between them
-    reports.add(s, b, {"kind": "hazard", "category": "gas", "level": "red", "title": f"燃气隐患{n}"}, author="A1")
-    n += 1
-print(n)
-"""
-
-
 def test_add_gets_its_turn_beside_a_writer_that_never_pauses(profile, home):
     """Processes at once: writers committing back to back leave the lock free only for
     the moment between its transactions. `fieldreport add` must still get its turn well within
@@ -164,12 +147,14 @@ def test_add_gets_its_turn_beside_a_writer_that_never_pauses(profile, home):
     import subprocess
     import sys
 
+    from test_backup import WRITER  # one report and one note after another, no pause
+
     env = dict(os.environ, FIELDREPORT_BUSY_TIMEOUT_MS="2000")
-    writers = [subprocess.Popen([sys.executable, "-c", STARVER, "6"], env=env, stdout=subprocess.PIPE)
-               for _ in range(2)]
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, "6"], env=env, stdout=subprocess.PIPE)
+               for _ in range(3)]
     try:
         time.sleep(0.8)
-        for i in range(6):
+        for i in range(10):
             r = subprocess.run([sys.executable, "-m", "fieldreport", "add", "--kind", "dispute", "--category",
                                 "neighbour", "--level", "blue", "--title", f"邻里纠纷{i}", "--no-input"],
                                env=env, capture_output=True, text=True, timeout=60)

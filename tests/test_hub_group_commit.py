@@ -203,3 +203,23 @@ def test_the_checkpoint_thread_copies_commits_into_the_database_file(store, tmp_
     finally:
         store.stop_checkpointer()
     assert store._ckpt is None
+
+
+def test_a_writers_lock_held_elsewhere_refuses_busy_and_leaves_nothing_half_done(store, monkeypatch):
+    """Another process holds the writers' lock file past the busy timeout: the push is refused
+    with HubBusy (the laptop retries), its write never ran, and the next one goes through."""
+    import fcntl
+    import os
+
+    monkeypatch.setattr(hub_store, "BUSY_MS", 200)
+    ran = []
+    fd = os.open(store.engine.url.database + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as another `serve` worker or station command would
+        with pytest.raises(HubBusy):
+            store.write_grouped(lambda c: ran.append(1))
+        assert ran == [] and store._queue == []
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    assert store.write_grouped(lambda c: ran.append(2) or "ok") == "ok" and ran == [2]

@@ -252,6 +252,11 @@ class HubStore:
         try:
             if not mine.done.is_set():
                 self._run_group()
+        except BaseException:  # failed before taking the queue: this write never runs
+            with self._gmu:
+                if mine in self._queue:
+                    self._queue.remove(mine)
+            raise
         finally:
             self._wlock.release()
         return mine.outcome()
@@ -274,6 +279,8 @@ class HubStore:
                             sp.rollback()
                             q.error = _busy_or_raise(e) if isinstance(e, sa.exc.OperationalError) else e
         except BaseException as e:  # the transaction itself failed: nothing of the group committed
+            if not group:  # before the queue was taken (the writers' lock file): raised to the
+                raise      # leader's caller; what the others queued waits for the next writer
             for q in group:
                 q.result, q.error = None, q.error or e
             if not isinstance(e, Exception):

@@ -54,10 +54,19 @@ def test_crash_between_hub_answer_and_local_mark(lap):
     assert_exactly_once(lap)
 
 
+def _timed_sync(lap) -> float:
+    t0 = time.monotonic()
+    p = start_sync(lap, "--batch", "1", FIELDREPORT_SYNC_BATCH_MAX="1")
+    p.communicate(timeout=60)
+    assert p.returncode == 0
+    return time.monotonic() - t0
+
+
 def test_kill_trials(lap, tmp_path):
     rng = random.Random(42)
     named = KILLS * 3 // 5
     killed = trial = 0
+    idle = span = None  # seconds a sync of nothing / of 12 reports takes here
     while killed < KILLS:
         trial += 1
         assert trial <= 2 * KILLS, f"only {killed} kills in {trial} trials"
@@ -78,10 +87,19 @@ def test_kill_trials(lap, tmp_path):
                 p.communicate()
             killed += p.returncode == 137
         else:
-            # one report per push, the batch never grown: the sync lasts long enough (a push,
-            # then a mark, per report) for a kill at a random moment to land inside it
+            # twelve reports, one per push, the batch never grown; the moment drawn between the
+            # end of start-up and the end of such a sync, both measured once on this machine
+            # (a fixed window missed syncs that had got faster)
+            if span is None:
+                assert lap.sync()["outcome"] == "done"  # the reports just queued: not a trial
+                idle = _timed_sync(lap)  # nothing queued: start-up, probe, pull
+                lap.add(12)
+                span = _timed_sync(lap)
+                assert_exactly_once(lap)
+                lap.add(n, photos=photos)
+            lap.add(12 - n)
             p = start_sync(lap, "--batch", "1", FIELDREPORT_SYNC_BATCH_MAX="1")
-            time.sleep(rng.uniform(0.2, 0.9))
+            time.sleep(rng.uniform(0.8 * idle, span))
             if p.poll() is None:
                 os.kill(p.pid, signal.SIGKILL)
                 killed += 1

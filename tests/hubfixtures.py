@@ -11,6 +11,7 @@ pushes and pulls like a laptop (``Device.op(...)`` builds hashed, chained operat
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import json
@@ -265,21 +266,29 @@ def hub(tmp_path):
     h.close()
 
 
-@pytest.fixture
-def hub_pg(tmp_path, pg_url):
+@contextlib.contextmanager
+def pg_schema(pg_url: str):
+    """A throwaway schema on the test PostgreSQL: the database URL that uses it, dropped after."""
     import sqlalchemy as sa
 
     schema = "t_" + uuid.uuid4().hex[:12]
     eng = sa.create_engine(pg_url)
     with eng.begin() as c:
         c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = f"{pg_url}?options=-csearch_path%3D{schema}"
-    h = ThreadHub(tmp_path / "hubdata", url).start()
-    yield h
-    h.close()
-    with eng.begin() as c:
-        c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    eng.dispose()
+    try:
+        yield f"{pg_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with eng.begin() as c:
+            c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        eng.dispose()
+
+
+@pytest.fixture
+def hub_pg(tmp_path, pg_url):
+    with pg_schema(pg_url) as url:
+        h = ThreadHub(tmp_path / "hubdata", url).start()
+        yield h
+        h.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

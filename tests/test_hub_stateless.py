@@ -6,32 +6,24 @@ process took in is pulled through the other."""
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from hubfixtures import Device, ProcessHub
+from hubfixtures import Device, ProcessHub, pg_schema
 
 
 @pytest.fixture
 def two_hubs(tmp_path, pg_url):
-    schema = "t_" + uuid.uuid4().hex[:12]
-    eng = sa.create_engine(pg_url)
-    with eng.begin() as c:
-        c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = f"{pg_url}?options=-csearch_path%3D{schema}"
-    hubs = []
-    try:
-        for name in ("one", "two"):  # each its own folder (serve.lock, blobs), the same database
-            hubs.append(ProcessHub(tmp_path / name, url).start())
-        yield hubs
-    finally:
-        for h in hubs:
-            h.close()
-        with eng.begin() as c:
-            c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        eng.dispose()
+    with pg_schema(pg_url) as url:
+        hubs = []
+        try:
+            for name in ("one", "two"):  # each its own folder (serve.lock, blobs), the same database
+                hubs.append(ProcessHub(tmp_path / name, url).start())
+            yield hubs
+        finally:
+            for h in hubs:
+                h.close()
 
 
 def _on(hub, dev: Device) -> Device:

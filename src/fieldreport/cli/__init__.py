@@ -103,6 +103,11 @@ def build_app(argv: list[str] | None = None):
                 raise
             continue
         m.register(app)
+    if name in COMMAND_MODULES:
+        # typer builds a click command (signature, type hints, parameters) for every registered
+        # command at start-up: keep only the invoked one (`add` need not build list/show/update)
+        app.registered_commands = [c for c in app.registered_commands if c.name == name]
+        app.registered_groups = [g for g in app.registered_groups if g.name == name]
     return app
 
 

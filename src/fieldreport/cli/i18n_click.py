@@ -116,10 +116,11 @@ def _patch_rich_utils() -> None:
         ru.OptionHighlighter.highlights = [*hl, pattern]
 
 
-_EXTRA = re.compile(r"^Got unexpected extra argument(?:s|\(s\))? \((?P<args>.*)\)$", re.S)
-_NEEDS = re.compile(r"^Option (?P<name>'[^']*'|\"[^\"]*\") requires (an argument|(?P<n>\d+) arguments)\.$")
-_NO_VALUE = re.compile(r"^Option (?P<name>'[^']*'|\"[^\"]*\") does not take a value\.$")
-_MEAN = re.compile(r"^(?P<msg>.*)\. Did you mean (?P<cands>.+)\?$", re.S)
+# click's wordings of the usage errors it has no class for (matched only on the error path)
+_EXTRA = r"^Got unexpected extra argument(?:s|\(s\))? \((?P<args>.*)\)$"
+_NEEDS = r"^Option (?P<name>'[^']*'|\"[^\"]*\") requires (an argument|(?P<n>\d+) arguments)\.$"
+_NO_VALUE = r"^Option (?P<name>'[^']*'|\"[^\"]*\") does not take a value\.$"
+_MEAN = r"^(?P<msg>.*)\. Did you mean (?P<cands>.+)\?$"
 
 
 def usage_message(e) -> str:
@@ -140,18 +141,18 @@ def usage_message(e) -> str:
                 return _("Invalid value for {hint}: {message}").format(hint=hint, message=e.message)
             return _("Invalid value: {message}").format(message=e.message)
         msg = e.format_message()
-        m = _EXTRA.match(msg)
+        m = re.match(_EXTRA, msg, re.S)
         if m:
             return _("Got unexpected extra argument(s) ({args})").format(args=m.group("args"))
-        m = _NEEDS.match(msg)
+        m = re.match(_NEEDS, msg)
         if m:
             if m.group("n"):
                 return _("Option {name} requires {n} arguments.").format(name=m.group("name"), n=m.group("n"))
             return _("Option {name} requires an argument.").format(name=m.group("name"))
-        m = _NO_VALUE.match(msg)
+        m = re.match(_NO_VALUE, msg)
         if m:
             return _("Option {name} does not take a value.").format(name=m.group("name"))
-        m = _MEAN.match(msg)
+        m = re.match(_MEAN, msg, re.S)
         if m:
             return _("{message}. Did you mean {candidates}?").format(message=m.group("msg"), candidates=m.group("cands"))
         return msg

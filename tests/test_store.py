@@ -162,3 +162,48 @@ def test_add_gets_its_turn_beside_a_writer_that_never_pauses(profile, home):
     finally:
         n = [int(w.communicate(timeout=60)[0]) for w in writers]
     assert min(n) > 50
+
+
+def test_list_plans_for_few_and_many_matches_agree(tmp_path, monkeypatch):
+    """`list --search` and `--unsynced` take another query plan above SEARCH_FEW matches (walk
+    the created_at index rather than fetch and sort every match). Both plans give the same
+    reports in the same order, newest first, whatever the order the rows were written in (pulled
+    and imported reports can be older than ones already held)."""
+    import random
+
+    import fieldreport.store as store_mod
+
+    rng = random.Random(7)
+    s = Store.open(tmp_path / "s.db", create=True)
+    s.conn.execute("INSERT OR REPLACE INTO meta VALUES ('device_id', 'dev-a')")
+    words = ["电动车充电", "燃气泄漏", "消防通道堵塞"]
+    items = [({"kind": "hazard", "category": "fire", "level": "blue", "title": f"{rng.choice(words)} {i}",
+               "details": rng.choice(words) if rng.random() < 0.3 else "", "place": "东村"}, "registered")
+             for i in range(60)]
+    made = s.insert_reports(items, author="A1")
+    with s.write() as c:
+        for r in made:  # created_at no longer follows the rowid; a few share one instant
+            c.execute("UPDATE reports SET created_at = ?, archived = ? WHERE id = ?",
+                      (f"2026-{rng.randint(1, 3):02d}-{rng.randint(1, 28):02d}T08:00:00+08:00",
+                       1 if rng.random() < 0.1 else 0, r["id"]))
+        c.execute("UPDATE outbox SET state = 'acked' WHERE seq % 3 != 0")
+    rows = {r[0]: r for r in s.conn.execute(
+        "SELECT r.id, r.title, r.details, r.created_at, r.archived, "
+        "EXISTS (SELECT 1 FROM outbox o WHERE o.entity = r.id AND o.state != 'acked') FROM reports r")}
+
+    def expected(pred, limit):
+        hit = [r for r in rows.values() if not r[4] and pred(r)]
+        hit.sort(key=lambda r: (r[3], r[0]), reverse=True)
+        return [r[0] for r in hit][:limit or None]
+
+    cases = [(dict(search="电动车"), lambda r: "电动车" in r[1] + r[2]),
+             (dict(search="消防通道堵塞"), lambda r: "消防通道堵塞" in r[1] + r[2]),
+             (dict(unsynced=True), lambda r: r[5]),
+             (dict(unsynced=True, search="燃气泄"), lambda r: r[5] and "燃气泄" in r[1] + r[2])]
+    for few in (1000, 3):
+        monkeypatch.setattr(store_mod, "SEARCH_FEW", few)
+        for kw, pred in cases:
+            for limit in (5, 50, 0):
+                got = [r["id"] for r in s.list_reports(limit=limit, **kw)]
+                assert got == expected(pred, limit), (few, kw, limit)
+    s.close()

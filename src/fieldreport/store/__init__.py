@@ -25,6 +25,7 @@ from . import schema
 DEFAULT_BUSY_MS = 10_000
 # Outbox states of an entry the hub has not confirmed (discarded and purged entries are done).
 UNSYNCED = "('pending', 'rejected', 'conflict')"
+SEARCH_FEW = 1000  # up to this many matches (search, queue), `list` sorts them; above, it walks the index
 
 
 def _busy_ms() -> int:
@@ -376,12 +377,24 @@ class Store:
             where.append("r.archived = ?")
             args.append(1 if archived else 0)
         if unsynced:
-            where.append(f"r.id IN (SELECT entity FROM outbox WHERE state IN {UNSYNCED})")
+            # a long queue: walk the index newest first, as for a common search word (below)
+            many = limit and self.conn.execute(
+                f"SELECT count(*) > ? FROM outbox WHERE state IN {UNSYNCED}", (SEARCH_FEW,)).fetchone()[0]
+            where.append(("+" if many else "") + f"r.id IN (SELECT entity FROM outbox WHERE state IN {UNSYNCED})")
         if search:
             s = search.strip()
             if len(s) >= 3:
-                where.append("r.rowid IN (SELECT rowid FROM reports_fts WHERE reports_fts MATCH ?)")
-                args.append('"' + s.replace('"', '""') + '"')
+                match = '"' + s.replace('"', '""') + '"'
+                # Few matches: fetch them by rowid and sort them. Many (a common word): walk the
+                # created_at index newest first and stop at the limit; the unary + keeps SQLite
+                # from taking the rowid route, which read and sorted all 10,000 reports holding
+                # 电动车 in a 100,000-report store (71 ms against 4 ms) and all 100,000 when every
+                # report matched (508 ms against 50 ms).
+                many = limit and len(self.conn.execute(
+                    "SELECT rowid FROM reports_fts WHERE reports_fts MATCH ? LIMIT ?", (match, SEARCH_FEW + 1)
+                ).fetchall()) > SEARCH_FEW
+                where.append(("+" if many else "") + "r.rowid IN (SELECT rowid FROM reports_fts WHERE reports_fts MATCH ?)")
+                args.append(match)
             else:
                 pat = like_pattern(s)
                 where.append("(r.title LIKE ? ESCAPE '\\' OR r.details LIKE ? ESCAPE '\\' OR r.place LIKE ? ESCAPE '\\')")

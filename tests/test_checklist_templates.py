@@ -392,3 +392,27 @@ def test_pydantic_messages_beyond_templates(back_to_english):
     i18n.set_lang("en")
     assert message(errs["c"]) == "'green' is not one of the allowed values; choose one of: red blue"
     assert message(errs["ids"]) == "too few entries: 1 (at least 2)"
+
+
+def test_a_stored_template_this_version_no_longer_accepts_is_a_clear_error(cli, profile, tmp_path, home):
+    """Stored templates were validated when imported or pulled; one that a newer release's rules
+    refuse is left out of the listing (the others still work) and named with the reason when
+    asked for, never a traceback."""
+    doc = (ROOT / "docs" / "checklists.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(.*?)```", doc[doc.index("### Example"):], re.S).group(1)
+    f = tmp_path / "shop.toml"
+    f.write_text(block, encoding="utf-8")
+    assert cli("checklist", "template", "import", str(f)).code == 0
+    db = sqlite3.connect(home / "fieldreport.db")
+    body = json.loads(db.execute("SELECT body FROM checklist_templates WHERE name = 'village_shop'").fetchone()[0])
+    body["sections"][0]["items"][0]["type"] = "colour"  # a type an older release knew, say
+    db.execute("UPDATE checklist_templates SET body = ? WHERE name = 'village_shop'", (json.dumps(body),))
+    db.commit()
+    db.close()
+    r = cli("checklist", "templates", "--json")
+    assert r.code == 0, r.err
+    names = {t["name"] for t in r.json()}
+    assert "village_shop" not in names and set(TEN) <= names
+    r = cli("checklist", "template", "show", "village_shop")
+    assert r.code == 2 and r.err.count("\n") == 1 and "Traceback" not in r.err
+    assert "village_shop version 1" in r.err and "sections.0.items.0" in r.err

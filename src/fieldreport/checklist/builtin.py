@@ -41,10 +41,29 @@ def available(store=None) -> list[dict[str, Any]]:
         for row in cs.stored_templates(store):
             cur = best.get(row["name"])
             if cur is None or row["version"] > cur["version"]:
+                try:
+                    tpl = _stored(row["body"], row["name"], row["version"])
+                except InputError:
+                    continue  # kept in the store, asked for by name it says why; the others still work
                 best[row["name"]] = {"name": row["name"], "version": row["version"],
                                      "premises_type": row["premises_type"], "source": row["source"],
-                                     "template": Template.model_validate(row["body"])}
+                                     "template": tpl}
     return sorted(best.values(), key=lambda r: r["name"])
+
+
+def _stored(body: Any, name: str, version: int) -> Template:
+    """A stored template (validated when it was imported or pulled) read back. One that this
+    version's rules no longer accept is a clear error, never a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Template.model_validate(body)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "template"
+        raise InputError(_("template {name} version {version} in the store no longer validates ({where}); "
+                           "import a corrected version or pull it again from the station").format(
+            name=name, version=version, where=where), "template") from None
 
 
 def get(store, name: str, version: int | None = None) -> tuple[Template, str]:
@@ -56,7 +75,7 @@ def get(store, name: str, version: int | None = None) -> tuple[Template, str]:
 
             body = cs.template_body(store, name, version)
             if body is not None:
-                return Template.model_validate(body), "stored"
+                return _stored(body, name, version), "stored"
         b = builtins().get(name)
         if b is not None and b.version == version:
             return b, "builtin"
@@ -64,6 +83,12 @@ def get(store, name: str, version: int | None = None) -> tuple[Template, str]:
     for row in available(store):
         if row["name"] == name:
             return row["template"], row["source"]
+    if store is not None:
+        from ..store import checklist_store as cs
+
+        body = cs.template_body(store, name, None)
+        if body is not None:  # stored but left out of `available` as no longer valid: say why
+            _stored(body, name, body.get("version") if isinstance(body, dict) else "?")
     raise NotFound(_("no template named {name!r}; `fieldreport checklist templates` lists them").format(name=name))
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .. import taxonomy as tx
 from ..i18n import _, lang
-
-console = Console()
-err = Console(stderr=True)
+from .term import console, err, styled
 
 
 def _n(vocab, code):
@@ -49,7 +47,7 @@ def display_zone():
 def confirm(question: str, default: bool = False) -> bool:
     from rich.prompt import Confirm
 
-    return Confirm.ask(question, default=default, console=console)
+    return Confirm.ask(Text(question), default=default, console=console)
 
 
 def ask_choice(label: str, vocab: dict[str, tuple[str, str]], codes: list[str] | None = None,
@@ -58,9 +56,9 @@ def ask_choice(label: str, vocab: dict[str, tuple[str, str]], codes: list[str] |
 
     codes = codes or list(vocab)
     for i, c in enumerate(codes, start=1):
-        console.print(f"  [bold]{i:>2}[/] {c:<20} {_n(vocab, c)}")
+        console.print(styled("  ", (f"{i:>2}", "bold"), f" {c:<20} {_n(vocab, c)}"))
     while True:
-        ans = Prompt.ask(label, console=console, default=default)
+        ans = Prompt.ask(Text(label), console=console, default=default)
         if ans is None:
             continue
         ans = ans.strip()
@@ -76,7 +74,7 @@ def ask_text(label: str, default: str | None = None, required: bool = True) -> s
     from rich.prompt import Prompt
 
     while True:
-        v = Prompt.ask(label, console=console, default=default)
+        v = Prompt.ask(Text(label), console=console, default=default)
         if v and v.strip() or not required:
             return (v or "").strip()
         err.print(_("This field is required."))
@@ -121,7 +119,7 @@ def profile(p) -> None:
     for label, value in ((_("Name"), p.name), (_("Officer id"), p.officer_id), (_("Role"), _n(tx.ROLES, p.role)),
                          (_("Station"), p.station), (_("Area"), p.area), (_("Grid"), p.grid or "—"),
                          (_("Language"), p.lang), (_("Hub"), p.hub_url or "—"), (_("Device"), p.device_id)):
-        t.add_row(f"[bold]{label}[/]", str(value))
+        t.add_row(Text(label, style="bold"), str(value))
     console.print(t)
 
 
@@ -137,7 +135,7 @@ def report_table(rows: list[dict[str, Any]]) -> None:
     t = Table(show_lines=False)
     for h in (_("Ref"), _("Kind"), _("Category"), _("Level"), _("Title"), _("Place"), _("Status"), _("Parties"),
               _("Created"), _("Sync")):
-        t.add_column(h, overflow="fold")
+        t.add_column(h, overflow="fold", no_wrap=h == _("Ref"))  # a ref is read out whole over the radio
     for r in rows:
         cats = tx.CATEGORIES.get(r["kind"], {})
         parties = ", ".join(f"{p['name']}{' ' + p['phone'] if p.get('phone') else ''}" for p in r.get("parties") or [])
@@ -162,7 +160,7 @@ def report_detail(r: dict[str, Any], hist: list[dict[str, Any]]) -> None:
             (_("Sync"), _("confirmed by the hub") if not r.get("unsynced") else
              _("{n} change(s) not yet confirmed").format(n=r["unsynced"]))]
     for label, value in rows:
-        t.add_row(f"[bold]{label}[/]", str(value) if value is not None else "")
+        t.add_row(Text(label, style="bold"), str(value) if value is not None else "")
     console.print(t)
     if r.get("parties"):
         pt = Table(title=_("Parties"))
@@ -231,8 +229,8 @@ def status(s: dict[str, Any]) -> None:
     else:
         console.print(_("Nothing queued: the hub has everything."))
     if s["rejected"] or s["conflicts"]:
-        console.print("[bold red]" + _("Rejected by the hub: {r}, conflicts: {c} — see `fieldreport outbox`").format(
-            r=s["rejected"], c=s["conflicts"]) + "[/]")
+        console.print(_("Rejected by the hub: {r}, conflicts: {c} — see `fieldreport outbox`").format(
+            r=s["rejected"], c=s["conflicts"]), style="bold red")
         for d in s["dead_letters"][:10]:
             console.print(f"  #{d['seq']} {d['type']} {d['entity'][:13]}… {d['state']}: {d.get('reason') or ''}")
     console.print(_("Last sync: {when}").format(when=local_time(s["last_sync"]) or _("never")))

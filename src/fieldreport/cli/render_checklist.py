@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .. import taxonomy as tx
 from ..errors import InputError
 from ..i18n import _, lang
 from .render import local_time
-
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+from .term import console, err, styled
 
 
 def _n(vocab, code):
@@ -43,13 +41,13 @@ def _fmt_answer(item, value: Any) -> str:
 OUTCOME_STYLE = {"pass": "green", "fail": "bold red", "na": "dim", "skipped": "dim", "open": ""}
 
 
-def _outcome(res: str, code: str | None = None) -> str:
+def _outcome(res: str, code: str | None = None) -> Text:
     label = {"pass": _("passed"), "fail": _("failed"), "na": _("n/a"), "skipped": _("skipped"),
              "open": _("not answered")}.get(res, res)
     if code:
         label += f" ({code})"
     style = OUTCOME_STYLE.get(res)
-    return f"[{style}]{label}[/]" if style else label
+    return Text(label, style=style or "")
 
 
 # ---------------------------------------------------------------- the walk
@@ -57,8 +55,8 @@ def _question(walk, st) -> None:
     it = st.item
     L = lang()
     console.print()
-    console.print(f"[bold cyan]{st.section.title.get(L)}[/]  [dim]{walk.progress()}[/]")
-    console.print(f"[bold]{it.text.get(L)}[/]" + ("" if it.required else "  [dim]" + _("(optional)") + "[/]"))
+    console.print(styled((st.section.title.get(L), "bold cyan"), "  ", (walk.progress(), "dim")))
+    console.print(styled((it.text.get(L), "bold"), *(() if it.required else ("  ", (_("(optional)"), "dim")))))
     if it.type == "yesno":
         console.print("  " + _("Answer: y = yes, n = no, na = not applicable (是/否/不适用)"))
     elif it.type == "choice":
@@ -76,16 +74,16 @@ def _question(walk, st) -> None:
         console.print("  " + _("Answer: text"))
     cur = walk.answers.get(it.id)
     if cur is not None:
-        console.print("  [dim]" + _("Current answer: {answer} (Enter keeps it)").format(
-            answer=_fmt_answer(it, cur["answer"])) + "[/]")
-    console.print("  [dim]" + _("? hint · b back · s skip · l list · m note · f photo · p pause · answer # note") + "[/]")
+        console.print("  " + _("Current answer: {answer} (Enter keeps it)").format(
+            answer=_fmt_answer(it, cur["answer"])), style="dim")
+    console.print("  " + _("? hint · b back · s skip · l list · m note · f photo · p pause · answer # note"), style="dim")
 
 
 def _hint(st) -> None:
     it = st.item
     L = lang()
     if it.hint:
-        console.print("  [yellow]" + it.hint.get(L) + "[/]")
+        console.print("  " + it.hint.get(L), style="yellow")
     if it.basis:
         console.print("  " + _("Legal basis: {basis}").format(basis=it.basis))
     for rule in it.fail:
@@ -108,7 +106,7 @@ def listing(walk) -> None:
 
 
 def _ask(prompt: str) -> str:
-    return console.input(prompt)
+    return console.input(prompt, markup=False, emoji=False)
 
 
 def walk(walk, *, resumed: bool = False) -> str:
@@ -116,7 +114,7 @@ def walk(walk, *, resumed: bool = False) -> str:
     ins = walk.inspection
     head = _("Inspection {ref} of {name} — template {tpl} version {v}").format(
         ref=ins["ref"], name=ins["premises_name"], tpl=walk.template.name, v=walk.template.version)
-    console.print(f"[bold]{head}[/]")
+    console.print(head, style="bold")
     if resumed and walk.answered_count():
         console.print(_("Continuing: {n} of {total} item(s) already answered and kept.").format(
             n=walk.answered_count(), total=walk.total))
@@ -196,8 +194,8 @@ def walk(walk, *, resumed: bool = False) -> str:
                 continue
             note = photo = None
             if res == "fail":
-                console.print("  [bold red]" + _("Finding: {code} {name}").format(
-                    code=rule.code, name=tx.name(tx.FAIL_CODES, rule.code, lang())) + "[/]")
+                console.print("  " + _("Finding: {code} {name}").format(
+                    code=rule.code, name=tx.name(tx.FAIL_CODES, rule.code, lang())), style="bold red")
                 extra = _ask(_("Note on the finding (Enter for none): ")).strip()
                 pic = _ask(_("Photo file (Enter for none): ")).strip()
                 if extra or pic:
@@ -206,7 +204,7 @@ def walk(walk, *, resumed: bool = False) -> str:
                     except InputError as e:
                         err.print(str(e))
             else:
-                console.print("  " + _outcome(res))
+                console.print(styled("  ", _outcome(res)))
     except (KeyboardInterrupt, EOFError):
         return "interrupted"
 
@@ -227,7 +225,7 @@ def summary(walk, s: dict[str, Any]) -> None:
         t.add_row(_("failed") + f" {code} — {tx.name(tx.FAIL_CODES, code, lang())}", str(n))
     t.add_row(_("not applicable"), str(s["na"]))
     t.add_row(_("skipped"), str(s["skipped"]))
-    t.add_row(f"[bold]{_('total')}[/]", str(s["total"]))
+    t.add_row(Text(_("total"), style="bold"), str(s["total"]))
     console.print(t)
     if s["hazards"]:
         ht = Table(title=_("Hazard reports recorded (rectification recommended)"))
@@ -261,8 +259,8 @@ def template_table(rows: list[dict[str, Any]]) -> None:
 
 def template_detail(tpl, source: str) -> None:
     L = lang()
-    console.print(f"[bold]{tpl.title.get(L)}[/]  {tpl.name} v{tpl.version} ({source}) — "
-                  f"{_n(tx.PREMISES_TYPES, tpl.premises_type)}")
+    console.print(styled((tpl.title.get(L), "bold"), f"  {tpl.name} v{tpl.version} ({source}) — "
+                         f"{_n(tx.PREMISES_TYPES, tpl.premises_type)}"))
     for s in tpl.sections:
         t = Table(title=s.title.get(L), title_justify="left")
         for h in (_("Id"), _("Question"), _("Type"), _("Fails when"), _("Code"), _("Days"), _("Department"),
@@ -324,7 +322,7 @@ def premises_detail(p: dict[str, Any]) -> None:
                      (_("Risk"), _n(tx.LEVELS, p["risk"]) or "—"),
                      (_("Interval"), _("{n} d").format(n=p["interval_days"])), (_("Notes"), p["notes"]),
                      (_("Last inspection"), local_time(p.get("last_inspected_at")) or "—")):
-        t.add_row(f"[bold]{label}[/]", str(v or ""))
+        t.add_row(Text(label, style="bold"), str(v or ""))
     console.print(t)
     if p.get("inspections"):
         inspection_table(p["inspections"])

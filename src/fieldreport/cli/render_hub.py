@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from .. import taxonomy as tx
 from ..i18n import _, lang
@@ -89,7 +90,7 @@ def report(r: dict[str, Any]) -> None:
                          (_("Reported by"), r["officer_id"]), (_("Department"), _n(tx.DEPARTMENTS, r["dept"]) or "—"),
                          (_("Assigned to"), r["assigned_to"] or "—"), (_("Deadline"), r["deadline"] or "—"),
                          (_("Created"), local_time(r["created_at"])), (_("Received"), local_time(r["received_at"]))):
-        t.add_row(f"[bold]{label}[/]", str(value or ""))
+        t.add_row(Text(label, style="bold"), str(value or ""))
     console.print(t)
     for p in r.get("parties") or []:
         console.print(f"  {p['name']} ({_n(tx.PARTY_ROLES, p['role'])}) {p.get('id') or ''} {p.get('phone') or ''}")

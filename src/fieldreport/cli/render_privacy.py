@@ -38,8 +38,8 @@ def verify(res: dict[str, Any]) -> None:
         console.print(_("Log: {n} change(s), the hash chain is intact ({p} purged).").format(
             n=res["ops"], p=res["purged_ops"]))
     else:
-        err.print("[bold red]" + _("Log: the hash chain is broken at {k} place(s):").format(
-            k=len(res["chain_breaks"])) + "[/]")
+        err.print(_("Log: the hash chain is broken at {k} place(s):").format(k=len(res["chain_breaks"])),
+                  style="bold red")
         names = {"gap": _("a change is missing"), "link": _("link to the previous change broken"),
                  "hash": _("content does not match its hash")}
         for b in res["chain_breaks"][:50]:
@@ -49,12 +49,14 @@ def verify(res: dict[str, Any]) -> None:
         if not bad:
             console.print(_("Photos: {n} checked, all intact.").format(n=res["photo_files"]))
         else:
-            err.print("[bold red]" + _("Photos: {k} problem(s):").format(k=len(bad)) + "[/]")
+            err.print(_("Photos: {k} problem(s):").format(k=len(bad)), style="bold red")
             names = {"missing": _("missing"), "damaged": _("damaged")}
             for b in bad[:50]:
                 err.print(f"  {b['sha256'][:16]}… {names.get(b['problem'], b['problem'])}")
-    console.print(_("Verified: everything is intact.") if res["ok"] else
-                  "[bold red]" + _("Verification FAILED: see above.") + "[/]")
+    if res["ok"]:
+        console.print(_("Verified: everything is intact."))
+    else:
+        console.print(_("Verification FAILED: see above."), style="bold red")
 
 
 def audit(rows: list[dict[str, Any]]) -> None:

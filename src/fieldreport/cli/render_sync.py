@@ -6,13 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from ..i18n import N_, _
-
-console = Console()
-err = Console(stderr=True)
+from .term import console, err
 
 # translated where shown (the language is chosen at run time, after this module is imported)
 _PHASES = {"push": N_("Sending reports"), "pull": N_("Fetching the station's decisions"), "photos": N_("Sending photos")}
@@ -24,10 +21,10 @@ class BarProgress:
     def __init__(self):
         from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self._cols_ops = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TextColumn("{task.fields[extra]}"), TimeElapsedColumn())
-        self._cols_bytes = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                            TextColumn("{task.fields[extra]}"), TimeElapsedColumn())
+        self._cols_ops = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.fields[extra]}", markup=False), TimeElapsedColumn())
+        self._cols_bytes = (TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+                            TextColumn("{task.fields[extra]}", markup=False), TimeElapsedColumn())
         self.p = Progress(*self._cols_ops, console=err, transient=False)
         self.p.start()
         self.task = None

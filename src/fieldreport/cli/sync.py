@@ -73,7 +73,7 @@ def sync(
 
 def outbox_root(ctx: typer.Context):
     if ctx.invoked_subcommand is None:
-        outbox_list()
+        outbox_list(all_=False, limit=200, as_json=False)  # called as a function: typer's defaults are not applied
 
 
 def outbox_list(

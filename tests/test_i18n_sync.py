@@ -127,3 +127,68 @@ def test_unknown_refusal_code_shows_the_hubs_detail(back_to_english):
     assert enroll_message(e, "d1") == "所端拒绝了注册（HTTP 422）：ops.0.payload: numbers must fit in 64 bits"
     assert sync_message(HubRefused(413, "too_large", "body: over the limit of 16 bytes", "body")) == \
         "请求超过所端允许的大小（HTTP 413）"
+
+
+def test_rejected_and_conflicting_entries_in_chinese(cli, profile, hub, home, back_to_english, monkeypatch):
+    """The hub's per-operation refusals carry a code and its values (docs/protocol.md,
+    "Rejection codes"); `outbox` and `status` word them in the interface language, the hub's
+    English reason kept in the JSON beside the code."""
+    from fieldreport.cli import term
+    from fieldreport.store import Store
+
+    monkeypatch.setattr(term.console, "_width", 400)
+    for k, v in SHORT.items():
+        monkeypatch.setenv(k, v)
+    assert cli("login", hub.url, hub.enroll()).code == 0
+    r = cli("add", "--kind", "hazard", "--category", "ebike", "--level", "orange", "--title", "楼道电动车充电",
+            "--no-input", "--json")
+    rid = r.json()["id"]
+    ghost = "0193a9c2-7b1d-7000-8000-aaaaaaaaaaaa"
+    s = Store.open(home / "fieldreport.db")
+    with s.write() as c:  # what a laptop of another version might send: the hub refuses both
+        s.append_op(c, "report.set", ghost, {"field": "level", "old": None, "new": "red"})
+        s.append_op(c, "report.status", rid, {"from": "registered", "to": "visited"})
+    s.close()
+    assert cli("sync").code == 3
+    hub.store.station().set_status(rid, "routed", note="已转消防")
+    assert cli("update", rid[:13], "--status", "in_progress").code == 0
+    assert cli("sync").code == 3  # the station moved it first: a conflict
+    out = {e["type"] + ":" + (e["code"] or ""): e for e in cli("outbox", "list", "--json").json()["entries"]}
+    assert set(out) == {"report.set:no_entity", "report.status:transition", "report.status:status_moved"}
+    assert out["report.set:no_entity"]["reason"].startswith("entity: the hub holds no report")  # the wire's words
+    r = cli("--lang", "zh", "outbox")
+    assert r.code == 0, r.err
+    assert f"所端没有报告 {ghost}（创建它的条目是否被拒收？）" in r.out
+    assert "状态不能从“已登记”改为“已回访”；可改为：" in r.out
+    assert "所里已将该报告改为“已分流”（本机这次修改的起点是“已登记”）" in r.out
+    assert "被拒收" in r.out and "rejected" not in r.out.replace("是否被拒收", "")
+    st = cli("--lang", "zh", "status")
+    assert st.code == 0 and f"所端没有报告 {ghost}" in st.out
+    r = cli("--lang", "en", "outbox")
+    assert f"the hub holds no report {ghost} (was the entry that created it rejected?)" in r.out
+
+
+def test_rejection_codes_are_the_hubs(back_to_english):
+    """Every code the laptop words is one the hub sends, and every code the hub sends is worded."""
+    import ast
+
+    from conftest import ROOT
+    from fieldreport import i18n
+    from fieldreport.sync.refusals import OP, op_reason
+
+    sent = {"invalid"}  # Reject's default
+    for p in (ROOT / "src" / "fieldreport" / "hub").glob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Reject" and len(node.args) >= 3:
+                sent.add(node.args[2].value)
+            if isinstance(node, ast.Dict):  # a result built by hand: {"status": "rejected", "code": ...}
+                for k, v in zip(node.keys, node.values):
+                    if isinstance(k, ast.Constant) and k.value == "code" and isinstance(v, ast.Constant):
+                        sent.add(v.value)
+    assert sent == set(OP), sent ^ set(OP)
+    # a code this laptop does not know (a newer hub): the hub's own words
+    i18n.set_lang("zh")
+    assert op_reason({"code": "martian", "field": "x", "reason": "x: too green"}) == "x: too green"
+    assert op_reason({"code": "invalid", "field": "title", "reason": "title: must not be empty"}) == \
+        "title：所端不接受该值（must not be empty）"
+    assert op_reason({"http_status": 413, "error": "too_large", "reason": "over"}) == "请求超过所端允许的大小（HTTP 413）"

@@ -81,6 +81,8 @@ class OpResult(BaseModel):
     status: OpStatus
     reason: str | None = None          # rejected/conflict: why, one line
     field: str | None = None           # rejected: the field at fault
+    code: str | None = None            # rejected: stable reason code (docs/protocol.md, "Rejection codes")
+    params: dict[str, Any] | None = None  # rejected: the values the code's message names
     current: dict[str, Any] | None = None  # conflict: the hub's current state of the entity
     case_code: str | None = None       # report.create: the hub's case code
     original: OpStatus | None = None   # duplicate: the status the first receipt got

@@ -10,6 +10,7 @@ def summary(store, paths, profile) -> dict[str, Any]:
     rejected = store.ops(states=("rejected", "conflict"), limit=100)
     from .photos import originals_pending
     from .profile import read_token
+    from .sync.refusals import op_reason
 
     return {
         "device_id": store.meta("device_id"),
@@ -22,7 +23,8 @@ def summary(store, paths, profile) -> dict[str, Any]:
         "conflicts": counts.get("conflict", 0),
         "discarded": counts.get("discarded", 0),
         "dead_letters": [{"seq": o["seq"], "type": o["type"], "entity": o["entity"], "state": o["state"],
-                          "reason": (o["result"] or {}).get("reason")} for o in rejected],
+                          "reason": (o["result"] or {}).get("reason"), "code": (o["result"] or {}).get("code"),
+                          "message": op_reason(o["result"])} for o in rejected],
         "reports": store.count_reports(),
         "last_sync": store.meta("last_sync"),
         "last_sync_result": store.meta("last_sync_result"),

@@ -190,8 +190,13 @@ def report_detail(r: dict[str, Any], hist: list[dict[str, Any]]) -> None:
 def _state(h):
     if h["source"] != "local":
         return ""
+    return state_name(h.get("state"))
+
+
+def state_name(state: str | None) -> str:
+    """An outbox entry's state in the interface language."""
     return {"pending": _("queued"), "acked": _("confirmed"), "rejected": _("rejected"), "conflict": _("conflict"),
-            "discarded": _("discarded")}.get(h.get("state"), h.get("state") or "")
+            "discarded": _("discarded")}.get(state, state or "")
 
 
 def describe(h: dict[str, Any]) -> str:
@@ -232,7 +237,8 @@ def status(s: dict[str, Any]) -> None:
         console.print(_("Rejected by the hub: {r}, conflicts: {c} — see `fieldreport outbox`").format(
             r=s["rejected"], c=s["conflicts"]), style="bold red")
         for d in s["dead_letters"][:10]:
-            console.print(f"  #{d['seq']} {d['type']} {d['entity'][:13]}… {d['state']}: {d.get('reason') or ''}")
+            console.print(f"  #{d['seq']} {d['type']} {d['entity'][:13]}… {state_name(d['state'])}: "
+                          f"{d.get('message') or ''}")
     console.print(_("Last sync: {when}").format(when=local_time(s["last_sync"]) or _("never")))
     if s.get("next_attempt_at"):
         console.print(_("Next attempt not before: {when}").format(when=local_time(s["next_attempt_at"])))

@@ -113,14 +113,14 @@ def outbox_table(rows: list[dict[str, Any]], conflicts: list[dict[str, Any]]) ->
         console.print(_("The outbox is empty: the hub has everything."))
         return
     if rows:
+        from .render import state_name
+
         t = Table(show_header=True, header_style="bold")
         for h in (_("Seq"), _("Type"), _("State"), _("Tries"), _("Reason")):
             t.add_column(h)
         for r in rows:
-            reason = r.get("reason") or r.get("last_error") or ""
-            if r.get("field"):
-                reason = f"{r['field']}: {reason}"
-            t.add_row(str(r["seq"]), r["type"], r["state"], str(r["attempts"]), reason)
+            reason = r.get("message") or r.get("last_error") or ""
+            t.add_row(str(r["seq"]), r["type"], state_name(r["state"]), str(r["attempts"]), reason)
         console.print(t)
     if conflicts:
         t = Table(title=_("Station decisions on fields you changed"), show_header=True, header_style="bold")

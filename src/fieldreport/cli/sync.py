@@ -82,6 +82,7 @@ def outbox_list(
     as_json: bool = typer.Option(False, "--json", help=_("Print as JSON.")),
 ):
     from ..store import sync_state
+    from ..sync.refusals import op_reason
 
     e = env()
     states = ("pending", "rejected", "conflict", "acked", "discarded") if all_ else ("pending", "rejected", "conflict")
@@ -93,7 +94,9 @@ def outbox_list(
         handle(exc)
     out = [{"seq": r["seq"], "op_id": r["op_id"], "type": r["type"], "entity": r["entity"], "state": r["state"],
             "attempts": r["attempts"], "last_error": r["last_error"],
-            "reason": (r["result"] or {}).get("reason"), "field": (r["result"] or {}).get("field"), "ts": r["ts"]}
+            "reason": (r["result"] or {}).get("reason"), "field": (r["result"] or {}).get("field"),
+            "code": (r["result"] or {}).get("code"),
+            "message": op_reason(r["result"]) if r["state"] in ("rejected", "conflict") else None, "ts": r["ts"]}
            for r in rows]
     if as_json:
         emit_json({"entries": out, "conflicts": conflicts})

@@ -18,10 +18,22 @@ CREATE_EXTRA = ("ref", "status", "created_at", "author")
 
 
 class Reject(Exception):
-    def __init__(self, field: str | None, reason: str):
+    """``reason`` is the hub's English wording; ``code`` and ``params`` let a laptop say it in
+    its own language (docs/protocol.md, "Rejection codes"); ``invalid`` is any value that fails
+    the shared field rules, its detail only in ``reason``."""
+
+    def __init__(self, field: str | None, reason: str, code: str = "invalid", **params: Any):
         super().__init__(reason)
         self.field = field
         self.reason = reason
+        self.code = code
+        self.params = params
+
+    def result(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": "rejected", "field": self.field, "reason": self.reason, "code": self.code}
+        if self.params:
+            out["params"] = self.params
+        return out
 
 
 def check_time(value: Any, field: str) -> None:
@@ -141,7 +153,8 @@ def check_status(current: str, payload: dict[str, Any]) -> tuple[str, str, str |
         raise Reject("from", f"from: unknown status {frm!r}")
     if to not in tx.TRANSITIONS[frm]:
         legal = " ".join(tx.TRANSITIONS[frm]) or "none"
-        raise Reject("to", f"to: cannot go from {frm} to {to}; legal next: {legal}")
+        raise Reject("to", f"to: cannot go from {frm} to {to}; legal next: {legal}", "transition",
+                     frm=frm, to=to, legal=list(tx.TRANSITIONS[frm]))
     note = payload.get("note")
     if note is not None and not isinstance(note, str):
         raise Reject("note", "note: must be text")
@@ -170,4 +183,5 @@ def check_station_status(current: str, to: str) -> None:
         raise Reject("status", f"status: unknown status {to!r}; choose one of: {' '.join(tx.STATUSES)}")
     if to not in tx.TRANSITIONS[current]:
         legal = " ".join(tx.TRANSITIONS[current]) or "none"
-        raise Reject("status", f"status: cannot go from {current} to {to}; legal next: {legal}")
+        raise Reject("status", f"status: cannot go from {current} to {to}; legal next: {legal}", "transition",
+                     frm=current, to=to, legal=list(tx.TRANSITIONS[current]))

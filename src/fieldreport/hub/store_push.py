@@ -283,7 +283,8 @@ class _Batch:
         base = {"op_id": op["op_id"], "seq": op["seq"]}
         other = self.seq_owner.get(op["seq"])
         if other is not None:  # not recordable: the seq is taken by another operation
-            return {**base, "status": "rejected", "field": "seq",
+            return {**base, "status": "rejected", "field": "seq", "code": "seq_taken",
+                    "params": {"seq": op["seq"], "other": other},
                     "reason": f"seq {op['seq']} is already held for operation {other}; the laptop's log was "
                               f"rewritten (restore of an old copy?) — run `fieldreport doctor`"}
         p = self.pre.get(id(op))
@@ -294,10 +295,10 @@ class _Batch:
         try:
             if claimed != computed:
                 raise Reject("hash", "hash: does not match the operation's content (altered in transit or on the "
-                                     "laptop)")
+                                     "laptop)", "hash")
             res = {**base, **self.apply(op)}
         except Reject as r:
-            res = {**base, "status": "rejected", "field": r.field, "reason": r.reason}
+            res = {**base, **r.result()}
         if chain:
             res["chain"] = chain
             self.chain_ok = False
@@ -358,7 +359,8 @@ class _Batch:
         self.held.pop(op["op_id"], None)
         self.seq_owner.pop(op["seq"], None)
         self.hash_at.pop(op["seq"], None)
-        res = {"op_id": op["op_id"], "seq": op["seq"], "status": "rejected", "field": None,
+        res = {"op_id": op["op_id"], "seq": op["seq"], "status": "rejected", "field": None, "code": "internal",
+               "params": {"error": error},
                "reason": f"the hub could not apply this operation (internal error {error}); "
                          f"the station's log has it — resubmit later or ask the station"}
         self._record(op, op.get("hash") or hash_of(op), res)
@@ -390,10 +392,11 @@ class _Batch:
         if type(rep) is list:
             rep = self.reps[op["entity"]] = SimpleNamespace(**dict(zip(_COLS[t.reports][0], rep)))
         if rep is None:
-            raise Reject("entity", f"entity: the hub holds no report {op['entity']} (was its report.create rejected?)")
+            raise Reject("entity", f"entity: the hub holds no report {op['entity']} (was its report.create rejected?)",
+                         "no_entity", what="report", entity=op["entity"])
         if rep.area != self.device["area"] and rep.officer_id != self.device["officer_id"] \
                 and rep.assigned_to != self.device["officer_id"]:
-            raise Reject("entity", "entity: the report belongs to another area")
+            raise Reject("entity", "entity: the report belongs to another area", "other_area")
         return rep
 
     def _history(self, op: dict[str, Any], type_: str, detail: dict[str, Any]) -> None:
@@ -411,7 +414,8 @@ class _Batch:
     def _created(self, op: dict[str, Any], what: str) -> None:
         key = (op["type"].partition(".")[0], op["entity"])
         if key in self.exists:
-            raise Reject("entity", f"entity: {what} {op['entity']} already exists on the hub")
+            raise Reject("entity", f"entity: {what} {op['entity']} already exists on the hub", "exists", what=what,
+                         entity=op["entity"])
         self.exists.add(key)
 
     def _report_create(self, op: dict[str, Any], f: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -490,6 +494,7 @@ class _Batch:
         move = rules.check_status(rep.status, op["payload"])
         if move is None:
             return {"status": "conflict", "reason": f"the hub's status is {rep.status}, not {op['payload']['from']}",
+                    "code": "status_moved", "params": {"hub": rep.status, "frm": op["payload"]["from"]},
                     "current": {"status": rep.status, "dept": rep.dept, "assigned_to": rep.assigned_to}}
         frm, to, note = move
         self._touch(rep.id, status=to)
@@ -523,7 +528,8 @@ class _Batch:
         self.flush()
         row = self.c.execute(_SEL_PREMISES, {"b_key": op["entity"]}).first()
         if row is None:
-            raise Reject("entity", f"entity: the hub holds no premises {op['entity']}")
+            raise Reject("entity", f"entity: the hub holds no premises {op['entity']}", "no_entity", what="premises",
+                         entity=op["entity"])
         field = op["payload"].get("field")
         if not isinstance(field, str) or not field or field == "id" or "new" not in op["payload"]:
             raise Reject("field", "field: give {field, old, new} with a field name other than id")
@@ -538,7 +544,8 @@ class _Batch:
         self.flush()
         row = self.c.execute(_SEL_INSPECTION, {"b_key": op["entity"]}).first()
         if row is None:
-            raise Reject("entity", f"entity: the hub holds no inspection {op['entity']}")
+            raise Reject("entity", f"entity: the hub holds no inspection {op['entity']}", "no_entity",
+                         what="inspection", entity=op["entity"])
         return row
 
     def _inspection_create(self, op: dict[str, Any]) -> dict[str, Any]:

@@ -201,7 +201,7 @@ def note_failure(store, rows: list[tuple], error: str) -> None:
 def dead_letter(store, row: tuple, status: int, error: str | None, detail: str | None, field_: str | None) -> None:
     """A single entry the hub refused with a 4xx: into the dead-letter list (not retried)."""
     res = {"op_id": row[1], "seq": row[0], "status": "rejected", "reason": detail or error or f"HTTP {status}",
-           "field": field_, "http_status": status}
+           "field": field_, "http_status": status, "error": error}
     with store.write() as c:
         c.execute("UPDATE outbox SET state = 'rejected', result = ?, acked_at = ?, attempts = attempts + 1, "
                   "last_error = ? WHERE seq = ? AND state = 'pending'",

@@ -78,3 +78,54 @@ def sync_message(e: HubRefused) -> str:
         return _("the hub refused this laptop ({detail}); ask the station to check its enrollment").format(
             detail=e.detail or e.error or "403")
     return _("the hub refused the request (HTTP {status}: {detail})").format(status=e.status, detail=e.detail)
+
+
+# A rejected operation's ``code`` (docs/protocol.md, "Rejection codes") → message. Placeholders
+# are the result's ``params`` plus {field} and {detail} (the hub's English reason).
+OP: dict[str, str] = {
+    "hash": N_("the hub found that this entry's content does not match its hash (changed in transit or on this "
+               "laptop); run `fieldreport verify`"),
+    "seq_taken": N_("the hub already holds entry number {seq} as another operation ({other}): this laptop's log "
+                    "was rewritten (an old copy restored?); run `fieldreport doctor`"),
+    "no_entity": N_("the hub holds no {what} {entity} (was the entry that created it rejected?)"),
+    "other_area": N_("the report belongs to another area: the hub takes changes to it only from that area's "
+                     "laptops or the officer it is assigned to"),
+    "exists": N_("the hub already holds {what} {entity}"),
+    "transition": N_("the status cannot go from {frm} to {to}; possible next: {legal}"),
+    "internal": N_("the hub could not apply this entry (internal error {error}); the station's log has it: "
+                   "resubmit later or ask the station"),
+    "invalid": N_("{field}: the hub does not accept this value ({detail})"),
+    "status_moved": N_("the station moved the report to {hub} meanwhile (this change was from {frm})"),
+}
+_WHAT = {"report": N_("report"), "premises": N_("premises"), "inspection": N_("inspection")}
+
+
+def op_reason(result: dict | None) -> str:
+    """Why the hub refused one entry, in the interface language: by the rejection's code, or
+    for a single entry refused with a 4xx by the error code; the hub's own (English) reason
+    only for a code this laptop does not know."""
+    from .. import taxonomy as tx
+    from ..i18n import lang
+
+    r = result or {}
+    detail = r.get("reason") or ""
+    if r.get("http_status"):
+        e = HubRefused(int(r["http_status"]), r.get("error"), detail or None, r.get("field"))
+        return sync_message(e)
+    msgid = OP.get(r.get("code") or "")
+    if msgid is None:
+        return f"{r['field']}: {detail}" if r.get("field") and not detail.startswith(f"{r['field']}:") else detail
+    values = {k: v for k, v in (r.get("params") or {}).items() if isinstance(k, str)}
+    if "what" in values:
+        values["what"] = _(_WHAT[values["what"]]) if values["what"] in _WHAT else values["what"]
+    for k in ("frm", "to", "hub"):
+        if k in values:
+            values[k] = tx.name(tx.STATUSES, values[k], lang()) or values[k]
+    if isinstance(values.get("legal"), list):
+        values["legal"] = ", ".join(tx.name(tx.STATUSES, s, lang()) or s for s in values["legal"]) or _("none")
+    if r.get("code") == "invalid" and detail.startswith(f"{r.get('field')}: "):
+        detail = detail[len(f"{r.get('field')}: "):]
+    try:
+        return _(msgid).format(field=r.get("field") or "", detail=detail, **values)
+    except (KeyError, IndexError, ValueError):
+        return detail  # a newer hub's params this laptop does not know

@@ -270,3 +270,36 @@ def test_laptop_edit_after_station_route_agrees_with_the_hub(lap, short):
     lap.sync()
     assert lap.store.report(rid)["dept"] == "market_supervision" == hub_reports(lap.hub, lap.device_id)[rid]["dept"]
     assert lap.store.report(rid)["status"] == hub_reports(lap.hub, lap.device_id)[rid]["status"]
+
+
+def test_station_decision_on_a_field_you_changed_can_be_marked_seen(lap, cli, short, monkeypatch):
+    """A pulled change to a field with a pending local edit is recorded as a conflict and shown
+    by `outbox` until the person marks it seen (`outbox resolve`); the record is kept."""
+    from fieldreport import reports
+    from fieldreport.cli import term
+    from fieldreport.sync.pull import pull_all
+
+    monkeypatch.setattr(term.console, "_width", 200)
+    rid = lap.add(1)[0]["id"]
+    assert lap.sync()["outcome"] == "done"
+    lap.hub.store.station().route(rid, "fire_rescue")
+    reports.update(lap.store, lap.blobs, rid, dept="housing", author="A1024")  # not yet sent
+    e = lap.engine()
+    try:
+        assert pull_all(lap.store, e.t, limit=10)["conflicts"] == 1
+    finally:
+        e.t.close()
+    r = cli("outbox")
+    assert r.code == 0 and "outbox resolve" in r.out and "fire_rescue" in r.out
+    (c,) = cli("outbox", "list", "--json").json()["conflicts"]
+    assert c["field"] == "dept" and c["local"] == "housing" and c["hub"] == "fire_rescue"
+    for args, code in ((("outbox", "resolve"), 2), (("outbox", "resolve", str(c["id"]), "--all"), 2),
+                       (("outbox", "resolve", "999"), 6)):
+        r = cli(*args)
+        assert r.code == code and r.err.count("\n") == 1 and "Traceback" not in r.err, (args, r.err)
+    r = cli("outbox", "resolve", str(c["id"]), "--json")
+    assert r.code == 0 and r.json() == {"resolved": [c["id"]]}
+    assert cli("outbox", "list", "--json").json()["conflicts"] == []
+    assert cli("outbox", "resolve", str(c["id"]), "--json").json() == {"resolved": []}  # already seen: nothing to do
+    assert lap.store.conn.execute("SELECT count(*) FROM conflicts WHERE resolved_at IS NOT NULL").fetchone()[0] == 1
+    assert lap.sync()["outcome"] == "done"  # the local edit still goes; the hub decides the field

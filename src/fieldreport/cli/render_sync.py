@@ -124,8 +124,9 @@ def outbox_table(rows: list[dict[str, Any]], conflicts: list[dict[str, Any]]) ->
         console.print(t)
     if conflicts:
         t = Table(title=_("Station decisions on fields you changed"), show_header=True, header_style="bold")
-        for h in (_("Report"), _("Field"), _("Yours"), _("Station's")):
+        for h in ("#", _("Report"), _("Field"), _("Yours"), _("Station's")):
             t.add_column(h)
         for c in conflicts:
-            t.add_row(c["entity"][:13], c["field"], str(c["local"]), str(c["hub"]))
+            t.add_row(str(c["id"]), c["entity"][:13], c["field"], str(c["local"]), str(c["hub"]))
         console.print(t)
+        console.print(_("Seen them? `fieldreport outbox resolve #` (or `--all`) takes them off this list."))

@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
                " fieldreport outbox resubmit 17 --set title=楼道电动车充电")(outbox_resubmit)
     ob.command("discard", help=_("Give up a rejected entry: it stays in the log, marked discarded, and is never "
                                  "sent again.") + "\n\n" + ex + " fieldreport outbox discard 17")(outbox_discard)
+    ob.command("resolve", help=_("Mark a station decision on a field you had changed as seen: it leaves "
+                                 "`fieldreport outbox` (the record is kept). The hub has already decided the field.") +
+               "\n\n" + ex + " fieldreport outbox resolve 3")(outbox_resolve)
     app.add_typer(ob, name="outbox")
 
 
@@ -142,6 +145,27 @@ def outbox_resubmit(
         emit_json(res)
     else:
         sys.stdout.write(_("Entry {seq} discarded; queued again as entry {new}.").format(seq=seq, new=res["new_seq"]) + "\n")
+
+
+def outbox_resolve(
+    conflict: Optional[int] = typer.Argument(None, help=_("The conflict's number (#) from `fieldreport outbox`.")),
+    all_: bool = typer.Option(False, "--all", help=_("Every open conflict.")),
+    as_json: bool = typer.Option(False, "--json", help=_("Print the result as JSON.")),
+):
+    from ..store import sync_state
+
+    e = env()
+    try:
+        if (conflict is None) == (not all_):
+            raise InputError(_("conflict: give one conflict number from `fieldreport outbox`, or --all"), "conflict")
+        with e.store() as store:
+            done = sync_state.resolve_conflicts(store, None if all_ else conflict)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json({"resolved": done})
+    else:
+        sys.stdout.write(_("{n} conflict(s) marked as seen.").format(n=len(done)) + "\n")
 
 
 def outbox_discard(

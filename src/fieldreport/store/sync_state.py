@@ -432,6 +432,23 @@ def _dead(c: sqlite3.Connection, seq: int) -> tuple:
     return row
 
 
+def resolve_conflicts(store, conflict_id: int | None) -> list[int]:
+    """Mark one open conflict (or every one, ``None``) as seen: it leaves `fieldreport outbox`,
+    the record stays. The hub already decided the field (docs/sync.md); this is the person's
+    acknowledgement that they saw the station's value."""
+    with store.write() as c:
+        if conflict_id is None:
+            ids_ = [r[0] for r in c.execute("SELECT id FROM conflicts WHERE resolved_at IS NULL ORDER BY id")]
+        else:
+            row = c.execute("SELECT resolved_at FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
+            if row is None:
+                raise NotFound(_("no conflict {id}; `fieldreport outbox` lists them").format(id=conflict_id))
+            ids_ = [] if row[0] else [conflict_id]
+        now = ids.utc_now_iso()
+        c.executemany("UPDATE conflicts SET resolved_at = ? WHERE id = ?", [(now, i) for i in ids_])
+    return ids_
+
+
 def discard(store, seq: int) -> dict[str, Any]:
     with store.write() as c:
         row = _dead(c, seq)

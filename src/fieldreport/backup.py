@@ -22,7 +22,6 @@ it as ``fieldreport.db.before-restore-<time>``.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -31,7 +30,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .paths import fsync_dir as _fsync_dir
+from .bundle_format import tar_add_bytes
+from .paths import atomic_file, fsync_dir as _fsync_dir
 from . import __version__, ids
 from .i18n import _
 from .errors import FieldReportError, InputError, StoreCorrupt
@@ -56,14 +56,6 @@ def default_name() -> str:
     return f"fieldreport-backup-{ids.now().strftime('%Y%m%d-%H%M%S')}.tar"
 
 
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = 0o600
-    info.mtime = int(ids.now().timestamp())
-    tar.addfile(info, io.BytesIO(data))
-
-
 def create(store, paths, *, out: str | os.PathLike | None = None, blobstore=None,
            key: str | None = None) -> dict[str, Any]:
     """Write a backup archive; returns its summary (path, sizes, counts, missing blobs).
@@ -83,7 +75,6 @@ def create(store, paths, *, out: str | os.PathLike | None = None, blobstore=None
     if not target.parent.exists():
         raise InputError(_("out: the folder {parent} does not exist").format(parent=repr(str(target.parent))), "out")
     work = Path(tempfile.mkdtemp(prefix=".fieldreport-backup-", dir=paths.data_dir))
-    part = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
         snap = work / "fieldreport.db"
         offline.snapshot(store, snap)
@@ -103,8 +94,7 @@ def create(store, paths, *, out: str | os.PathLike | None = None, blobstore=None
             Path(str(snap) + suffix).unlink(missing_ok=True)
         files: dict[str, dict[str, Any]] = {}
         missing: list[str] = []
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as raw:
+        with atomic_file(target) as raw:
             with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
                 digest, size = _sha256_file(snap)
                 tar.add(str(snap), arcname="fieldreport.db")
@@ -116,7 +106,7 @@ def create(store, paths, *, out: str | os.PathLike | None = None, blobstore=None
                 for name, src in extras:
                     if src.exists():
                         data = src.read_bytes()
-                        _add_bytes(tar, name, data)
+                        tar_add_bytes(tar, name, data)
                         files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                 for h in hashes:
                     src = blobstore.path(h)
@@ -132,14 +122,7 @@ def create(store, paths, *, out: str | os.PathLike | None = None, blobstore=None
                             "max_seq": max_seq, "blobs": len(hashes) - len(missing), "missing_blobs": missing,
                             "encrypted": kf.exists(),
                             "files": files}
-                _add_bytes(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(part, target)
-        _fsync_dir(target.parent)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+                tar_add_bytes(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"out": str(target), "bytes": target.stat().st_size, "device_id": manifest["device_id"],

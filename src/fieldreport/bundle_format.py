@@ -40,7 +40,7 @@ import tarfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from .paths import fsync_dir as _fsync_dir
+from .paths import atomic_file
 from . import ids
 from .canon import canonical
 from .i18n import _
@@ -121,42 +121,33 @@ def write_bundle(target: Path, *, kind: str, device_id: str, payload: dict[str, 
     """Write a bundle atomically: payload and photos sealed (AES-256-GCM), the manifest in clear
     and signed. ``blobs``: (sha256, opener) where ``opener()`` returns a binary file object of the
     plain photo. Returns the manifest."""
-    part = target.with_name(f".{target.name}.{os.getpid()}.part")
     files: dict[str, dict[str, Any]] = {}
     payload_name = PAYLOAD[kind]
     data = seal(key, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-    try:
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as raw:
-            with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                _add(tar, payload_name, data)
-                files[payload_name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-                for sha, opener in blobs:
-                    with opener() as f:
-                        body = f.read()
-                    digest = hashlib.sha256(body).hexdigest()
-                    if digest != sha:  # a damaged photo is not carried as if it were whole
-                        extra.setdefault("missing_blobs", []).append(sha)
-                        continue
-                    body = seal(key, body)
-                    _add(tar, f"blobs/{sha}", body)
-                    files[f"blobs/{sha}"] = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
-                                             "plain_sha256": sha}
-                manifest = {"format": FORMAT, "version": VERSION, "kind": kind, "device_id": device_id,
-                            "created_at": ids.now_iso(), "encryption": ENCRYPTION, **extra, "files": files}
-                manifest["hmac"] = sign(manifest, key)
-                _add(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(part, target)
-        _fsync_dir(target.parent)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as raw:
+        with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            tar_add_bytes(tar, payload_name, data)
+            files[payload_name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            for sha, opener in blobs:
+                with opener() as f:
+                    body = f.read()
+                digest = hashlib.sha256(body).hexdigest()
+                if digest != sha:  # a damaged photo is not carried as if it were whole
+                    extra.setdefault("missing_blobs", []).append(sha)
+                    continue
+                body = seal(key, body)
+                tar_add_bytes(tar, f"blobs/{sha}", body)
+                files[f"blobs/{sha}"] = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+                                         "plain_sha256": sha}
+            manifest = {"format": FORMAT, "version": VERSION, "kind": kind, "device_id": device_id,
+                        "created_at": ids.now_iso(), "encryption": ENCRYPTION, **extra, "files": files}
+            manifest["hmac"] = sign(manifest, key)
+            tar_add_bytes(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     return manifest
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+def tar_add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    """One member of a backup or bundle archive from bytes (owner-only mode, now as its time)."""
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o600
@@ -279,19 +270,8 @@ def open_blob(path: Path, sha: str, key: bytes) -> bytes:
 
 
 def write_json_atomic(target: Path, doc: dict[str, Any]) -> None:
-    part = target.with_name(f".{target.name}.{os.getpid()}.part")
-    data = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
-    try:
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(part, target)
-        _fsync_dir(target.parent)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as f:
+        f.write(json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 def read_receipt(path: str | os.PathLike) -> dict[str, Any]:

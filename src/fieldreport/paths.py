@@ -4,8 +4,10 @@ user data and config dirs. Everything is created owner-only (0700 dirs, 0600 fil
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 
 @dataclass(frozen=True)
@@ -57,17 +59,29 @@ def private_dir(path: Path) -> Path:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Atomically write ``data`` to ``path`` with mode 0600 (temp file, fsync, rename)."""
+    """Atomically write ``data`` to ``path`` with mode 0600 (its folder made private first)."""
     private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with atomic_file(path) as f:
+        f.write(data)
+
+
+@contextmanager
+def atomic_file(target: Path) -> Iterator[BinaryIO]:
+    """A file (mode 0600) written in full under ``.NAME.PID.part`` beside ``target``, fsynced,
+    renamed over it and the folder synced. On an error the ``.part`` is removed; a kill or a
+    power cut leaves at most a ``.part``, never half a file under the final name."""
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(part, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
 
 
 def fsync_dir(path: Path) -> None:

@@ -79,6 +79,14 @@ def run():
     return go
 
 
+def docs_template_example() -> str:
+    """The example template of docs/checklists.md ("### Example"), as TOML text."""
+    import re
+
+    doc = (ROOT / "docs" / "checklists.md").read_text(encoding="utf-8")
+    return re.search(r"```toml\n(.*?)```", doc[doc.index("### Example"):], re.S).group(1)
+
+
 PROFILE_ARGS = ("init", "--name", "王芳", "--officer-id", "A1024", "--role", "auxiliary-police", "--station",
                 "城关派出所", "--area", "东村", "--grid", "3组", "--lang", "en", "--no-input")
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, docs_template_example
 from fieldreport import taxonomy as tx
 from fieldreport.checklist import builtin
 from fieldreport.checklist.template import TemplateError, load_file, parse_text, validate
@@ -50,9 +50,7 @@ def test_builtin_wording_recommends_never_orders():
 
 
 def test_docs_example_validates():
-    doc = (ROOT / "docs" / "checklists.md").read_text(encoding="utf-8")
-    example = doc[doc.index("### Example"):]
-    block = re.search(r"```toml\n(.*?)```", example, re.S).group(1)
+    block = docs_template_example()
     data, lines = parse_text(block, "toml")
     tpl = validate(data, lines)
     assert tpl.name == "village_shop" and len(tpl.items()) == 5
@@ -156,8 +154,7 @@ def test_more_semantic_problems():
 
 
 def test_import_is_versioned_and_inspection_keeps_its_version(cli, profile, tmp_path, home):
-    doc = (ROOT / "docs" / "checklists.md").read_text(encoding="utf-8")
-    block = re.search(r"```toml\n(.*?)```", doc[doc.index("### Example"):], re.S).group(1)
+    block = docs_template_example()
     v1 = tmp_path / "shop.toml"
     v1.write_text(block, encoding="utf-8")
     assert cli("checklist", "template", "import", str(v1)).code == 0
@@ -398,8 +395,7 @@ def test_a_stored_template_this_version_no_longer_accepts_is_a_clear_error(cli, 
     """Stored templates were validated when imported or pulled; one that a newer release's rules
     refuse is left out of the listing (the others still work) and named with the reason when
     asked for, never a traceback."""
-    doc = (ROOT / "docs" / "checklists.md").read_text(encoding="utf-8")
-    block = re.search(r"```toml\n(.*?)```", doc[doc.index("### Example"):], re.S).group(1)
+    block = docs_template_example()
     f = tmp_path / "shop.toml"
     f.write_text(block, encoding="utf-8")
     assert cli("checklist", "template", "import", str(f)).code == 0

@@ -5,11 +5,9 @@ from the hub may hold square brackets and colons; rich would read ``[/b]`` as a 
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from conftest import ROOT
+from conftest import docs_template_example
 
 TITLE = "[/b] 紧急 [red]消防通道[/red]"
 DETAILS = "[bold]楼道堆物 :fire: [link=http://x]点此[/link]"
@@ -52,8 +50,7 @@ def test_bare_outbox_lists_the_queue(cli, profile):
 
 
 def test_template_text_with_brackets_is_shown_as_typed(cli, profile, tmp_path, wide):
-    doc = (ROOT / "docs" / "checklists.md").read_text(encoding="utf-8")
-    block = re.search(r"```toml\n(.*?)```", doc[doc.index("### Example"):], re.S).group(1)
+    block = docs_template_example()
     block = block.replace("村级小商店检查", "村级小商店检查[/b]").replace("安全出口是否畅通、未锁闭？", "安全出口[/]是否畅通？")
     f = tmp_path / "shop.toml"
     f.write_text(block, encoding="utf-8")

@@ -7,6 +7,7 @@ texts are translated), so ``main`` picks it from ``--lang``, the profile,
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -96,13 +97,7 @@ def build_app(argv: list[str] | None = None):
     name = _command_of(argv or [])
     wanted = (COMMAND_MODULES[name],) if name in COMMAND_MODULES else ALL_MODULES
     for mod in wanted:
-        try:
-            m = __import__(f"fieldreport.cli.{mod}", fromlist=["register"])
-        except ModuleNotFoundError as e:
-            if e.name != f"fieldreport.cli.{mod}":
-                raise
-            continue
-        m.register(app)
+        importlib.import_module(f"fieldreport.cli.{mod}").register(app)
     if name in COMMAND_MODULES:
         # typer builds a click command (signature, type hints, parameters) for every registered
         # command at start-up: keep only the invoked one (`add` need not build list/show/update)

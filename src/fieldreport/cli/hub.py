@@ -86,14 +86,10 @@ def register(app: typer.Typer) -> None:
     ):
         device.command(name, help=text + "\n\n" + ex + " " + example)(fn)
     hub.add_typer(device, name="device")
-    for extra in ("bundle", "export"):  # station commands of other features: import-bundle, bundle-for, export
-        try:
-            mod = __import__(f"fieldreport.cli.{extra}", fromlist=["register_hub"])
-        except ModuleNotFoundError as e:
-            if e.name != f"fieldreport.cli.{extra}":
-                raise
-            continue
-        mod.register_hub(hub)
+    from . import bundle, export
+
+    for extra in (bundle, export):  # station commands of other features: import-bundle, bundle-for, export
+        extra.register_hub(hub)
     app.add_typer(hub, name="hub")
     app.command("login", help=_("Enroll this laptop with the station's hub using the one-time code the station "
                                 "gave you. The token is kept in the config folder (mode 600).") + "\n\n" + ex +

@@ -492,3 +492,70 @@ def test_commands_racing_an_encrypt_never_lose_a_report(profile, cli, home):
     assert subprocess.run([sys.executable, "-m", "fieldreport", "verify"], env=env,
                           capture_output=True).returncode == 0
     _assert_no_plaintext(home)
+
+
+NEW_PASS = "新的口令 another long one"
+
+
+def test_change_passphrase(enc, cli, run, home, photo):
+    """`fieldreport passphrase`: the new one opens everything, the old one nothing; the data is
+    not rewritten (the store's and photos' bytes are unchanged) and nothing is in the clear."""
+    rec = _add(cli, photo)
+    before = cli("list", "--reveal", "--json").json()
+    data_files = {p: hashlib.sha256(open(p, "rb").read()).hexdigest() for p in _raw_files(home)
+                  if os.path.basename(p) in ("fieldreport.db",) or "/blobs/" in p}
+    old_keyfile = (home / "fieldreport.key").read_bytes()
+    swap = {"FIELDREPORT_PASSPHRASE": PASS, "FIELDREPORT_NEW_PASSPHRASE": NEW_PASS}
+    # bad input: one line, exit 2, the keyfile untouched
+    for env, why in (({"FIELDREPORT_PASSPHRASE": "not it at all", "FIELDREPORT_NEW_PASSPHRASE": NEW_PASS}, "wrong"),
+                     ({"FIELDREPORT_PASSPHRASE": PASS, "FIELDREPORT_NEW_PASSPHRASE": "x7Q"}, "characters"),
+                     ({"FIELDREPORT_PASSPHRASE": PASS, "FIELDREPORT_NEW_PASSPHRASE": PASS}, "old one")):
+        r = run("passphrase", env=env)
+        assert r.code == 2 and r.err.count("\n") == 1 and why in r.err and "Traceback" not in r.err, r.err
+        assert all(v not in r.out + r.err for v in env.values())
+        assert (home / "fieldreport.key").read_bytes() == old_keyfile
+    r = run("passphrase", env=swap)
+    assert r.code == 0, r.err
+    assert PASS not in r.out + r.err and NEW_PASS not in r.out + r.err
+    kf = home / "fieldreport.key"
+    assert oct(kf.stat().st_mode)[-3:] == "600" and json.loads(kf.read_bytes())["format"] == "fieldreport-key/2"
+    r = run("list", env={"FIELDREPORT_PASSPHRASE": PASS})
+    assert r.code == 2 and "wrong passphrase" in r.err
+    e = {"FIELDREPORT_PASSPHRASE": NEW_PASS}
+    r = run("list", "--reveal", "--json", env=e)
+    assert r.code == 0 and r.json() == before, r.err
+    assert run("verify", env=e).code == 0
+    r = run("show", rec["ref"], "--reveal", "--json", env=e)
+    assert r.json()["parties"][0]["id"] == ID
+    keys = crypto.unlock(home, NEW_PASS)
+    sha = r.json()["photos"][0]["sha256"]
+    assert BlobStore(home / "blobs", keys.blob).read_bytes(sha) == photo.read_bytes()
+    assert keys.db.encode() not in kf.read_bytes() and keys.blob not in kf.read_bytes()
+    assert {p: hashlib.sha256(open(p, "rb").read()).hexdigest() for p in data_files} == data_files
+    _assert_no_plaintext(home)
+    # again, from a wrapped keyfile; and the laptop still writes and syncs its queue as before
+    r = run("passphrase", env={"FIELDREPORT_PASSPHRASE": NEW_PASS, "FIELDREPORT_NEW_PASSPHRASE": PASS + " 2"})
+    assert r.code == 0, r.err
+    r = run("add", "--kind", "zero", "--title", "本月零报告", "--no-input", env={"FIELDREPORT_PASSPHRASE": PASS + " 2"})
+    assert r.code == 0, r.err
+
+
+def test_change_passphrase_on_a_plain_laptop_is_refused(profile, run):
+    r = run("passphrase", env={"FIELDREPORT_PASSPHRASE": PASS, "FIELDREPORT_NEW_PASSPHRASE": NEW_PASS})
+    assert r.code == 2 and "not encrypted" in r.err and r.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("point", ("passphrase:before_keyfile_replaced", "passphrase:after_keyfile_replaced"))
+def test_change_passphrase_killed_leaves_exactly_one_that_opens(point, enc, cli, run, home, photo):
+    """Killed before the keyfile's rename the old passphrase opens everything, after it the new
+    one; never neither, never half a keyfile."""
+    _add(cli, photo)
+    before = cli("list", "--reveal", "--json").json()
+    r = run("passphrase", env={"FIELDREPORT_PASSPHRASE": PASS, "FIELDREPORT_NEW_PASSPHRASE": NEW_PASS,
+                               "FIELDREPORT_CRASH_AT": point})
+    assert r.code == 137, r.err
+    opens = {p: run("list", "--reveal", "--json", env={"FIELDREPORT_PASSPHRASE": p}) for p in (PASS, NEW_PASS)}
+    good = [p for p, r in opens.items() if r.code == 0]
+    assert good == ([PASS] if point.startswith("passphrase:before") else [NEW_PASS])
+    assert opens[good[0]].json() == before
+    assert not [p for p in home.iterdir() if p.name.endswith(".part")]

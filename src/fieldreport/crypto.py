@@ -9,6 +9,14 @@ splits it into
 * the AES-256-GCM key of the photo files,
 * the key of the check value, so a wrong passphrase is refused *before* anything is opened.
 
+That is keyfile format 1, written by ``encrypt``. Changing the passphrase
+(:func:`change_passphrase`) writes format 2 instead: the same master key, now *wrapped*
+(AES-256-GCM) under a key that scrypt derives from the new passphrase and a new salt. The data
+is not re-encrypted and the switch is one atomic rename of the keyfile: at every moment
+exactly one passphrase, the old or the new, opens everything. (The master key itself stays:
+whoever holds an old keyfile and its passphrase still holds the key. To replace the key, run
+``decrypt`` then ``encrypt``.)
+
 Photo files: ``FRB1`` + an 8-byte random nonce prefix, then the plaintext in 1 MiB chunks, each
 sealed with AES-GCM under nonce = prefix ‖ chunk index (32-bit), with the associated data
 marking the last chunk, so chunks cannot be reordered, dropped or the file truncated unseen.
@@ -28,6 +36,7 @@ from .errors import FieldReportError, InputError
 from .i18n import _
 
 KEYFILE_FORMAT = "fieldreport-key/1"
+KEYFILE_FORMAT_WRAPPED = "fieldreport-key/2"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 BLOB_MAGIC = b"FRB1"
 BLOB_HEADER = len(BLOB_MAGIC) + 8
@@ -149,25 +158,57 @@ def _keys(master: bytes) -> Keys:
 
 def unlock(data_dir: Path, passphrase: str) -> Keys:
     """The keys for ``passphrase``; :class:`WrongPassphrase` when it does not match."""
+    return _keys(_unlock_master(data_dir, passphrase))
+
+
+def _unlock_master(data_dir: Path, passphrase: str) -> bytes:
     path = keyfile_path(data_dir)
     try:
         doc = json.loads(path.read_bytes())
-        if doc.get("format") != KEYFILE_FORMAT or doc.get("kdf") != "scrypt":
+        fmt = doc.get("format")
+        if fmt not in (KEYFILE_FORMAT, KEYFILE_FORMAT_WRAPPED) or doc.get("kdf") != "scrypt":
             raise ValueError(_("unknown keyfile format"))
-        salt, check = _unb64(doc["salt"]), _unb64(doc["check"])
+        salt = _unb64(doc["salt"])
+        sealed = _unb64(doc["check"] if fmt == KEYFILE_FORMAT else doc["wrapped"])
         n, r, p = int(doc["n"]), int(doc["r"]), int(doc["p"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise FieldReportError(_("the keyfile {path} is unreadable ({error}); restore it from a backup — without it "
                                  "the encrypted data cannot be opened").format(path=path, error=type(e).__name__)) from None
-    master = _master(passphrase, salt, n, r, p)
+    derived = _master(passphrase, salt, n, r, p)
     from cryptography.exceptions import InvalidTag
 
     try:
-        _aead(_sub(master, b"check")).decrypt(check[:12], check[12:], b"check")
+        if fmt == KEYFILE_FORMAT:  # the passphrase's key is the master key; the check proves it
+            _aead(_sub(derived, b"check")).decrypt(sealed[:12], sealed[12:], b"check")
+            return derived
+        return _aead(_sub(derived, b"wrap")).decrypt(sealed[:12], sealed[12:], b"master")
     except InvalidTag:
         raise WrongPassphrase(_("passphrase: wrong passphrase for this laptop's data; nothing was opened"),
                               "passphrase") from None
-    return _keys(master)
+
+
+def change_passphrase(data_dir: Path, old: str, new: str, *, n: int | None = None) -> None:
+    """Let ``new`` open this laptop's data instead of ``old``: the master key wrapped under the
+    new passphrase (format 2, a new salt), the keyfile replaced by one atomic rename. Nothing
+    else is rewritten; every other process keeps the keys it already holds."""
+    from .crashpoints import crash_point
+    from .paths import write_private
+
+    master = _unlock_master(data_dir, old)
+    check_new_passphrase(new)
+    if new == old:
+        raise InputError(_("passphrase: the new passphrase is the old one; nothing was changed"), "passphrase")
+    path = keyfile_path(data_dir)
+    doc = json.loads(path.read_bytes())
+    n = int(n or doc.get("n") or SCRYPT_N)
+    salt = os.urandom(16)
+    nonce = os.urandom(12)
+    wrapped = nonce + _aead(_sub(_master(new, salt, n, SCRYPT_R, SCRYPT_P), b"wrap")).encrypt(nonce, master, b"master")
+    new_doc = {"format": KEYFILE_FORMAT_WRAPPED, "kdf": "scrypt", "n": n, "r": SCRYPT_R, "p": SCRYPT_P,
+               "salt": _b64(salt), "wrapped": _b64(wrapped), "cipher": doc.get("cipher")}
+    crash_point("passphrase:before_keyfile_replaced")
+    write_private(path, json.dumps(new_doc, indent=2).encode("ascii"))
+    crash_point("passphrase:after_keyfile_replaced")
 
 
 def remove_keyfile(data_dir: Path) -> None:

@@ -134,10 +134,8 @@ def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 
 def known_secrets(paths) -> tuple[str, ...]:
-    """The secrets this process may hold: FIELDREPORT_PASSPHRASE and the hub token."""
-    out = []
-    if os.environ.get("FIELDREPORT_PASSPHRASE"):
-        out.append(os.environ["FIELDREPORT_PASSPHRASE"])
+    """The secrets this process may hold: the passphrases from the environment and the hub token."""
+    out = [os.environ[k] for k in ("FIELDREPORT_PASSPHRASE", "FIELDREPORT_NEW_PASSPHRASE") if os.environ.get(k)]
     try:
         tok = paths.token.read_text().strip()
         if tok:

@@ -86,7 +86,7 @@ def keys_for(paths):
     return keys
 
 
-def ask_passphrase(confirm: bool = False) -> str:
+def ask_passphrase(confirm: bool = False, prompt: str | None = None, again: str | None = None) -> str:
     """Read the passphrase from the terminal (never echoed); InputError when there is none."""
     from ..i18n import _
 
@@ -96,8 +96,8 @@ def ask_passphrase(confirm: bool = False) -> str:
     import getpass
 
     try:
-        p = getpass.getpass(_("Passphrase: "))
-        if confirm and getpass.getpass(_("Passphrase again: ")) != p:
+        p = getpass.getpass(prompt or _("Passphrase: "))
+        if confirm and getpass.getpass(again or _("Passphrase again: ")) != p:
             raise InputError(_("passphrase: the two passphrases differ; nothing was changed"), "passphrase")
     except EOFError:
         raise InputError(_("passphrase: none given"), "passphrase") from None

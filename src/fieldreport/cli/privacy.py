@@ -20,6 +20,10 @@ def register(app: typer.Typer) -> None:
                 "\n\n" + ex + " FIELDREPORT_PASSPHRASE='…' fieldreport encrypt")(encrypt)
     app.command("decrypt", help=_("Remove the encryption of the store and photos (they stay on this laptop "
                                   "unprotected).") + "\n\n" + ex + " fieldreport decrypt --yes")(decrypt)
+    app.command("passphrase", help=_("Change the passphrase of an encrypted laptop (the current one from "
+                                     "FIELDREPORT_PASSPHRASE or asked, the new one from FIELDREPORT_NEW_PASSPHRASE or "
+                                     "asked twice). Instant: the data is not re-encrypted.") + "\n\n" + ex +
+                " fieldreport passphrase")(passphrase)
     app.command("purge", help=_("Remove the local copies of reports the hub confirmed long enough ago. Nothing "
                                 "the hub has not confirmed is ever removed; the hub keeps everything.") +
                 "\n\n" + ex + " fieldreport purge --synced-older-than 30d --dry-run")(purge)
@@ -79,6 +83,32 @@ def decrypt(
     except FieldReportError as exc:
         handle(exc)
     _done(res, as_json)
+
+
+def passphrase(as_json: bool = typer.Option(False, "--json", help=_("Print the result as JSON."))):
+    from .. import crypto
+    from .common import ask_passphrase
+
+    e = env()
+    try:
+        if not crypto.is_encrypted(e.paths.data_dir):
+            raise InputError(_("passphrase: this laptop's data is not encrypted; `fieldreport encrypt` sets one"),
+                             "passphrase")
+        old = os.environ.get("FIELDREPORT_PASSPHRASE")
+        if old is None:
+            old = ask_passphrase(prompt=_("Current passphrase: "))
+        crypto.unlock(e.paths.data_dir, old)  # a wrong one is refused before the new one is asked for
+        new = os.environ.get("FIELDREPORT_NEW_PASSPHRASE")
+        if new is None:
+            new = ask_passphrase(confirm=True, prompt=_("New passphrase: "), again=_("New passphrase again: "))
+        crypto.change_passphrase(e.paths.data_dir, old, new)
+    except FieldReportError as exc:
+        handle(exc)
+    if as_json:
+        emit_json({"changed": True})
+    else:
+        sys.stdout.write(_("Passphrase changed: from now on only the new one opens this laptop's data. A backup made "
+                           "before keeps the passphrase of its time.") + "\n")
 
 
 def _done(res: dict, as_json: bool) -> None:

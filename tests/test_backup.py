@@ -306,3 +306,46 @@ def test_encrypted_laptop_backup_stays_encrypted(cli, profile, home, tmp_path, m
     r = cli("restore", tmp_path / "enc.tar", "--force", "--json")
     assert r.code == 0, r.err
     assert r.json()["merged"]["ops_kept_seq"] == 1 and r.json()["unacknowledged"] == 3
+
+
+def test_backup_from_before_a_passphrase_change_restores_on_the_same_laptop(cli, run, profile, home, tmp_path,
+                                                                            monkeypatch):
+    """The backup carries the keyfile of its time (the old passphrase); the laptop's own keyfile
+    (the new one) opens it, since `fieldreport passphrase` keeps the key. Another laptop's
+    encrypted backup is refused, nothing changed."""
+    old, new = "correct horse battery staple 42", "a new passphrase for december"
+    monkeypatch.setenv("FIELDREPORT_PASSPHRASE", old)
+    photo = tmp_path / "p.png"
+    photo.write_bytes(PNG)
+    a = _add(cli, "加密前的燃气隐患", "--photo", photo)
+    assert cli("encrypt").code == 0
+    assert cli("backup", "--out", tmp_path / "before.tar").code == 0
+    r = run("passphrase", env={"FIELDREPORT_PASSPHRASE": old, "FIELDREPORT_NEW_PASSPHRASE": new})
+    assert r.code == 0, r.err
+    monkeypatch.setenv("FIELDREPORT_PASSPHRASE", new)
+    _add(cli, "改口令后的报告")
+    r = cli("restore", tmp_path / "before.tar", "--force", "--json")
+    assert r.code == 0, r.err
+    titles = sorted(x["title"] for x in cli("list", "--json").json())
+    assert titles == ["加密前的燃气隐患", "改口令后的报告"]  # the newer entry kept beside the restored queue
+    sha = cli("show", a["ref"], "--json").json()["photos"][0]["sha256"]
+    assert cli("verify", "--json").json()["ok"]
+    from fieldreport import crypto
+    from fieldreport.blobs import BlobStore
+
+    assert BlobStore(home / "blobs", crypto.unlock(home, new).blob).read_bytes(sha) == PNG
+    # another laptop, encrypted with its own key: its backup does not open here
+    other = tmp_path / "other"
+    monkeypatch.setenv("FIELDREPORT_HOME", str(other))
+    monkeypatch.setenv("FIELDREPORT_PASSPHRASE", old)
+    from conftest import PROFILE_ARGS
+
+    assert cli(*PROFILE_ARGS, "--encrypt").code == 0
+    _add(cli, "别的电脑")
+    assert cli("backup", "--out", tmp_path / "other.tar").code == 0
+    monkeypatch.setenv("FIELDREPORT_HOME", str(home))
+    monkeypatch.setenv("FIELDREPORT_PASSPHRASE", new)
+    before = (home / "fieldreport.db").read_bytes()
+    r = cli("restore", tmp_path / "other.tar", "--force")
+    assert r.code == 2 and "another key" in r.err and r.err.count("\n") == 1, r.err
+    assert (home / "fieldreport.db").read_bytes() == before

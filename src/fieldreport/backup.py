@@ -211,16 +211,24 @@ def restore(paths, path: str | os.PathLike, *, force: bool = False, key_for=None
         new_db = work / "fieldreport.db"
         current = paths.store
         kf_local, kf_backup = crypto.keyfile_path(paths.data_dir), work / KEYFILE_MEMBER
+        other_keyfile = False
         if kf_backup.exists():
             if not kf_local.exists():
                 write_private(kf_local, kf_backup.read_bytes())
                 installed_keyfile = kf_local
-            elif kf_local.read_bytes() != kf_backup.read_bytes():
-                raise InputError(_("the backup was encrypted with another keyfile than this laptop's; restore it under "
-                                 "another FIELDREPORT_HOME"), "file")
+            else:
+                other_keyfile = kf_local.read_bytes() != kf_backup.read_bytes()
         key = key_for() if key_for else None
         if not is_plain_file(new_db) and not key:
             raise InputError(_("file: the backup's store is encrypted and no keyfile unlocks it; not restored"), "file")
+        if other_keyfile and not is_plain_file(new_db):
+            # a backup from before `fieldreport passphrase` holds the same key under the old
+            # passphrase: this laptop's keyfile opens it. Another laptop's key does not.
+            try:
+                Store.open(new_db, key=key).close()
+            except FieldReportError:
+                raise InputError(_("the backup was encrypted with another key than this laptop's; restore it under "
+                                   "another FIELDREPORT_HOME with the passphrase it was made with"), "file") from None
         if current.exists() and not is_plain_file(current) and is_plain_file(new_db):
             raise InputError(_("the current store is encrypted and the backup is not; run `fieldreport decrypt` first "
                              "or restore under another FIELDREPORT_HOME"))

@@ -192,3 +192,6 @@ def test_rejection_codes_are_the_hubs(back_to_english):
     assert op_reason({"code": "invalid", "field": "title", "reason": "title: must not be empty"}) == \
         "title：所端不接受该值（must not be empty）"
     assert op_reason({"http_status": 413, "error": "too_large", "reason": "over"}) == "请求超过所端允许的大小（HTTP 413）"
+    # a hub's params never stand in for the laptop's own {field} and {detail}
+    assert op_reason({"code": "invalid", "field": "dept", "reason": "dept: unknown department 'x'",
+                      "params": {"field": "other", "detail": "other"}}) == "dept：所端不接受该值（unknown department 'x'）"

@@ -43,7 +43,8 @@ COMMAND_MODULES = {
     "hub": "hub", "login": "hub",
     "sync": "sync", "outbox": "sync",
     "checklist": "checklist", "premises": "premises", "due": "premises",
-    "encrypt": "privacy", "decrypt": "privacy", "passphrase": "privacy", "purge": "privacy", "verify": "privacy", "audit": "privacy",
+    "encrypt": "privacy", "decrypt": "privacy", "passphrase": "privacy", "purge": "privacy", "verify": "privacy",
+    "audit": "privacy",
     "bundle": "bundle", "export": "export", "backup": "export", "restore": "export", "doctor": "export",
 }
 ALL_MODULES = ("setup", "reports", "hub", "sync", "checklist", "premises", "privacy", "bundle", "export")

@@ -115,7 +115,8 @@ def op_reason(result: dict | None) -> str:
     msgid = OP.get(r.get("code") or "")
     if msgid is None:
         return f"{r['field']}: {detail}" if r.get("field") and not detail.startswith(f"{r['field']}:") else detail
-    values = {k: v for k, v in (r.get("params") or {}).items() if isinstance(k, str)}
+    # the hub's values, never in place of the two this laptop fills in itself
+    values = {k: v for k, v in (r.get("params") or {}).items() if isinstance(k, str) and k not in ("field", "detail")}
     if "what" in values:
         values["what"] = _(_WHAT[values["what"]]) if values["what"] in _WHAT else values["what"]
     for k in ("frm", "to", "hub"):
